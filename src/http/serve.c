@@ -1,0 +1,381 @@
+/*
+ * serve.c: `bourse serve`. Reads the configuration (flags beat environment, environment beats
+ * the config file), prepares the data directory and its secrets, opens the store, creates
+ * the operator on first start, and runs the server.
+ *
+ * Data directory layout (all files 0600, the directory 0700):
+ *   bourse.db         the SQLite store (embedded default)
+ *   secret.key        32 random bytes: the root of keyed hashes (API keys) and later of
+ *                     encryption keys; a copy of the database without it cannot authenticate
+ *   operator.ed25519  the operator's Ed25519 seed (base64), the exchange's signing identity
+ *   operator.key      the operator's first API key, written before the store commits it
+ */
+#include "util/compat.h"
+#include "http/http.h"
+#include "http/http_int.h"
+
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/banned.h"
+
+#define SERVE_PATH_MAX 4096
+#define SERVE_CONFIG_MAX (64 * 1024)
+
+struct serve_config {
+    char listen[256];
+    char data[SERVE_PATH_MAX];
+    char db[SERVE_PATH_MAX];
+    char log_level[16];
+};
+
+static enum err config_set(struct serve_config *cfg, const char *name, const char *value,
+                           struct errbuf *err)
+{
+    struct {
+        const char *name;
+        char *dst;
+        size_t cap;
+    } keys[] = {
+        {"listen", cfg->listen, sizeof(cfg->listen)},
+        {"data", cfg->data, sizeof(cfg->data)},
+        {"db", cfg->db, sizeof(cfg->db)},
+        {"log_level", cfg->log_level, sizeof(cfg->log_level)},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+        if (strcmp(keys[i].name, name) == 0) {
+            if (strlen(value) >= keys[i].cap) {
+                return err_set(err, ERR_LIMIT, name, "value of '%s' is too long", name);
+            }
+            snprintf(keys[i].dst, keys[i].cap, "%s", value);
+            return ERR_OK;
+        }
+    }
+    return ERR_NOT_FOUND;
+}
+
+/* Config file: `name = value` lines, '#' comments; client-only names are ignored. */
+static enum err config_file(struct serve_config *cfg, const char *path, struct errbuf *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    enum err rc = file_read(path, SERVE_CONFIG_MAX, &text, &len, err);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    int lineno = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line != NULL && rc == ERR_OK;
+         line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        while (*line == ' ' || *line == '\t') {
+            line++;
+        }
+        if (*line == '#' || *line == '\0' || *line == '\r') {
+            continue;
+        }
+        char *eq = strchr(line, '=');
+        if (eq == NULL) {
+            rc = err_set(err, ERR_INVALID, "config", "%s:%d: expected 'name = value'", path,
+                         lineno);
+            break;
+        }
+        char *name_end = eq;
+        while (name_end > line && (name_end[-1] == ' ' || name_end[-1] == '\t')) {
+            name_end--;
+        }
+        *name_end = '\0';
+        char *value = eq + 1;
+        while (*value == ' ' || *value == '\t') {
+            value++;
+        }
+        size_t vl = strlen(value);
+        while (vl > 0 && (value[vl - 1] == ' ' || value[vl - 1] == '\r')) {
+            value[--vl] = '\0';
+        }
+        rc = config_set(cfg, line, value, err);
+        if (rc == ERR_NOT_FOUND) {
+            rc = strcmp(line, "url") == 0 || strcmp(line, "key") == 0
+                     ? ERR_OK
+                     : err_set(err, ERR_INVALID, "config", "%s:%d: unknown setting '%s'", path,
+                               lineno, line);
+        }
+    }
+    mem_free(text);
+    return rc;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bourse serve [--listen HOST:PORT] [--data DIR] [--db URI]\n"
+                    "                    [--config FILE] [--log-level debug|info|warn|error]\n"
+                    "environment: BOURSE_LISTEN, BOURSE_DATA, BOURSE_DB, BOURSE_CONFIG\n");
+}
+
+static enum err config_load(int argc, char **argv, struct serve_config *cfg, struct errbuf *err)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'}, {"data", required_argument, NULL, 'd'},
+        {"db", required_argument, NULL, 'b'},     {"config", required_argument, NULL, 'c'},
+        {"log-level", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct serve_config flags;
+    memset(&flags, 0, sizeof(flags));
+    memset(cfg, 0, sizeof(*cfg));
+    const char *config_path = getenv("BOURSE_CONFIG");
+    optind = 1;
+    for (;;) {
+        int c = getopt_long(argc, argv, "", opts, NULL);
+        if (c == -1) {
+            break;
+        }
+        enum err rc = ERR_OK;
+        switch (c) {
+        case 'l':
+            rc = config_set(&flags, "listen", optarg, err);
+            break;
+        case 'd':
+            rc = config_set(&flags, "data", optarg, err);
+            break;
+        case 'b':
+            rc = config_set(&flags, "db", optarg, err);
+            break;
+        case 'v':
+            rc = config_set(&flags, "log_level", optarg, err);
+            break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'h':
+            usage();
+            exit(0);
+        default:
+            usage();
+            return err_set(err, ERR_INVALID, "", "bad arguments to serve");
+        }
+        if (rc != ERR_OK) {
+            return rc;
+        }
+    }
+    if (optind < argc) {
+        usage();
+        return err_set(err, ERR_INVALID, "", "unexpected argument '%s'", argv[optind]);
+    }
+    /* Lowest precedence first: defaults, file, environment, flags. */
+    config_set(cfg, "listen", "127.0.0.1:8080", err);
+    config_set(cfg, "data", "./data", err);
+    config_set(cfg, "log_level", "info", err);
+    if (config_path != NULL) {
+        enum err rc = config_file(cfg, config_path, err);
+        if (rc != ERR_OK) {
+            return rc;
+        }
+    }
+    const char *env[][2] = {{"BOURSE_LISTEN", "listen"}, {"BOURSE_DATA", "data"},
+                            {"BOURSE_DB", "db"}, {"BOURSE_LOG_LEVEL", "log_level"}};
+    for (size_t i = 0; i < ARRAY_LEN(env); i++) {
+        const char *v = getenv(env[i][0]);
+        if (v != NULL && v[0] != '\0' && config_set(cfg, env[i][1], v, err) != ERR_OK) {
+            return ERR_LIMIT;
+        }
+    }
+    const char *names[] = {"listen", "data", "db", "log_level"};
+    const char *values[] = {flags.listen, flags.data, flags.db, flags.log_level};
+    for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+        if (values[i][0] != '\0') {
+            config_set(cfg, names[i], values[i], err);
+        }
+    }
+    static const char *const levels[] = {"debug", "info", "warn", "error"};
+    for (size_t i = 0; i < ARRAY_LEN(levels); i++) {
+        if (strcmp(levels[i], cfg->log_level) == 0) {
+            log_set_level((enum log_level)i);
+            return ERR_OK;
+        }
+    }
+    return err_set(err, ERR_INVALID, "log_level", "unknown log level '%s'", cfg->log_level);
+}
+
+static enum err data_path(char *out, const struct serve_config *cfg, const char *name,
+                          struct errbuf *err)
+{
+    int n = snprintf(out, SERVE_PATH_MAX, "%s/%s", cfg->data, name);
+    if (n < 0 || n >= SERVE_PATH_MAX) {
+        return err_set(err, ERR_LIMIT, "data", "data directory path is too long");
+    }
+    return ERR_OK;
+}
+
+/* Loads `<data>/secret.key`, creating it with 32 random bytes on first start. */
+static enum err load_secret(const struct serve_config *cfg, unsigned char secret[32],
+                            struct errbuf *err)
+{
+    char path[SERVE_PATH_MAX];
+    enum err rc = data_path(path, cfg, "secret.key", err);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    char *data = NULL;
+    size_t len = 0;
+    rc = file_read(path, 64, &data, &len, err);
+    if (rc == ERR_NOT_FOUND) {
+        randombytes_buf(secret, 32);
+        return file_write_atomic(path, secret, 32, 0600, FILE_EXCL, err);
+    }
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    if (len != 32) {
+        mem_free(data);
+        return err_set(err, ERR_CORRUPT, "", "'%s' must hold exactly 32 bytes", path);
+    }
+    memcpy(secret, data, 32);
+    sodium_memzero(data, len);
+    mem_free(data);
+    return ERR_OK;
+}
+
+/* Loads or creates the operator's Ed25519 key; returns its public half in base64. */
+static enum err load_operator_key(const struct serve_config *cfg, char pk_b64[STORE_PUBKEY_MAX],
+                                  struct errbuf *err)
+{
+    char path[SERVE_PATH_MAX];
+    enum err rc = data_path(path, cfg, "operator.ed25519", err);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    unsigned char seed[crypto_sign_SEEDBYTES], pk[crypto_sign_PUBLICKEYBYTES];
+    unsigned char sk[crypto_sign_SECRETKEYBYTES];
+    char *data = NULL;
+    size_t len = 0;
+    rc = file_read(path, 256, &data, &len, err);
+    if (rc == ERR_NOT_FOUND) {
+        randombytes_buf(seed, sizeof(seed));
+        char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+        sodium_bin2base64(b64, sizeof(b64), seed, sizeof(seed), sodium_base64_VARIANT_ORIGINAL);
+        size_t bl = strlen(b64);
+        b64[bl] = '\n';
+        rc = file_write_atomic(path, b64, bl + 1, 0600, FILE_EXCL, err);
+        sodium_memzero(b64, sizeof(b64));
+    } else if (rc == ERR_OK) {
+        size_t seed_len = 0;
+        if (sodium_base642bin(seed, sizeof(seed), data, len, "\n", &seed_len, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0 ||
+            seed_len != sizeof(seed)) {
+            rc = err_set(err, ERR_CORRUPT, "", "'%s' is not a base64 Ed25519 seed", path);
+        }
+        sodium_memzero(data, len);
+        mem_free(data);
+    }
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    crypto_sign_seed_keypair(pk, sk, seed);
+    sodium_memzero(seed, sizeof(seed));
+    sodium_memzero(sk, sizeof(sk));
+    sodium_bin2base64(pk_b64, STORE_PUBKEY_MAX, pk, sizeof(pk), sodium_base64_VARIANT_ORIGINAL);
+    return ERR_OK;
+}
+
+/* Creates the operator on an empty exchange. The key file is written and synced inside the
+ * store transaction, before the commit, so a crash leaves either both or (harmlessly) a key
+ * file for an operator that a restart creates afresh. */
+static enum err bootstrap(struct http_server *srv, const struct serve_config *cfg,
+                          const char *pk_b64, int *created, struct errbuf *err)
+{
+    char path[SERVE_PATH_MAX];
+    enum err rc = data_path(path, cfg, "operator.key", err);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    rc = store_tx_begin(srv->core.store, err);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    struct core_new_key key;
+    rc = core_bootstrap(&srv->core, pk_b64, created, &key, err);
+    if (rc == ERR_OK && *created) {
+        char line[CORE_API_SECRET_MAX + 2];
+        int n = snprintf(line, sizeof(line), "%s\n", key.secret);
+        rc = file_write_atomic(path, line, (size_t)n, 0600, 0, err);
+        sodium_memzero(line, sizeof(line));
+        sodium_memzero(key.secret, sizeof(key.secret));
+    }
+    if (rc != ERR_OK) {
+        store_tx_rollback(srv->core.store);
+        return rc;
+    }
+    return store_tx_commit(srv->core.store, err);
+}
+
+int http_serve_main(int argc, char **argv)
+{
+    struct serve_config cfg;
+    struct errbuf err;
+    errbuf_init(&err);
+    struct http_server srv;
+    memset(&srv, 0, sizeof(srv));
+    int code = 1;
+    if (sodium_init() < 0) {
+        fprintf(stderr, "error: cannot initialise libsodium\n");
+        return 1;
+    }
+    enum err rc = config_load(argc, argv, &cfg, &err);
+    if (rc != ERR_OK) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        return 2;
+    }
+    char db[SERVE_PATH_MAX];
+    unsigned char secret[32];
+    char pk_b64[STORE_PUBKEY_MAX];
+    int created = 0;
+    rc = file_mkdirs(cfg.data, 0700, &err);
+    if (rc == ERR_OK) {
+        rc = load_secret(&cfg, secret, &err);
+    }
+    if (rc == ERR_OK) {
+        rc = load_operator_key(&cfg, pk_b64, &err);
+    }
+    if (rc == ERR_OK && cfg.db[0] == '\0') {
+        rc = data_path(db, &cfg, "bourse.db", &err);
+    } else if (rc == ERR_OK) {
+        snprintf(db, sizeof(db), "%s", cfg.db);
+    }
+    if (rc == ERR_OK) {
+        rc = store_open(db, &srv.core.store, &err);
+    }
+    if (rc != ERR_OK) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        goto out;
+    }
+    srv.core.clock = &clock_system;
+    srv.core.rng = &rng_system;
+    crypto_kdf_derive_from_key(srv.core.api_key_hash_key, sizeof(srv.core.api_key_hash_key), 1,
+                               "apikeys_", secret);
+    sodium_memzero(secret, sizeof(secret));
+    srv.data_dir = cfg.data;
+    srv.listen = cfg.listen;
+    rc = bootstrap(&srv, &cfg, pk_b64, &created, &err);
+    if (rc != ERR_OK) {
+        fprintf(stderr, "error: cannot create the operator: %s\n", err.msg);
+        goto out;
+    }
+    printf("bourse: exchange listening on http://%s (store %s, data %s)\n", cfg.listen,
+           store_backend_name(srv.core.store), cfg.data);
+    printf("bourse: operator api key %s %s/operator.key\n", created ? "written to" : "is in",
+           cfg.data);
+    printf("bourse: stop with Ctrl-C or kill -TERM %ld\n", (long)getpid());
+    fflush(stdout);
+    code = http__run(&srv, &err);
+    if (code != 0) {
+        fprintf(stderr, "error: %s\n", err.msg);
+    }
+out:
+    store_close(srv.core.store);
+    return code;
+}

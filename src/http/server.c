@@ -1,0 +1,434 @@
+/*
+ * server.c: the h2o event loop and the request dispatcher.
+ *
+ * One thread runs the loop; every handler runs to completion inside it (SQLite is a local
+ * call), so no request waits on a lock and nothing needs a mutex. A request goes:
+ * route -> query -> authentication -> body -> (idempotency) -> handler -> response -> metrics.
+ * Any failure on the way is one RFC 9457 problem and changes nothing.
+ *
+ * SIGTERM and SIGINT stop accepting, ask h2o to close idle keep-alive connections, and let
+ * in-flight requests finish for up to HTTP_DRAIN_MS before the process exits.
+ */
+#include "util/compat.h"
+#include "http/http.h"
+#include "http/http_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <h2o.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util/banned.h"
+
+#define HTTP_DRAIN_MS 10000
+
+static h2o_globalconf_t h2o_config;
+static h2o_context_t h2o_ctx;
+static h2o_accept_ctx_t h2o_accept_ctx;
+static struct http_server *server;
+static volatile sig_atomic_t stop_requested;
+
+static const char *reason_for(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status >= 500 ? "Internal Server Error" : "OK";
+    }
+}
+
+static h2o_iovec_t header_value(h2o_req_t *req, const h2o_token_t *token, const char *name)
+{
+    ssize_t i = token != NULL ? h2o_find_header(&req->headers, token, -1)
+                              : h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    if (i < 0) {
+        return h2o_iovec_init(NULL, 0);
+    }
+    return req->headers.entries[i].value;
+}
+
+static enum err authenticate(h2o_req_t *hreq, struct http_request *req, struct errbuf *err)
+{
+    h2o_iovec_t auth = header_value(hreq, H2O_TOKEN_AUTHORIZATION, NULL);
+    if (auth.base == NULL) {
+        return ERR_OK;
+    }
+    static const char bearer[] = "Bearer ";
+    char secret[CORE_API_SECRET_MAX];
+    if (auth.len <= sizeof(bearer) - 1 || auth.len - (sizeof(bearer) - 1) >= sizeof(secret) ||
+        strncasecmp(auth.base, bearer, sizeof(bearer) - 1) != 0) {
+        return err_set(err, ERR_UNAUTHORIZED, "Authorization",
+                       "the Authorization header must be 'Bearer <api key>'");
+    }
+    size_t n = auth.len - (sizeof(bearer) - 1);
+    memcpy(secret, auth.base + sizeof(bearer) - 1, n);
+    secret[n] = '\0';
+    enum err rc = core_authenticate(&server->core, secret, &req->who, err);
+    sodium_memzero(secret, sizeof(secret));
+    if (rc == ERR_OK) {
+        req->authenticated = 1;
+    }
+    return rc;
+}
+
+static enum err parse_body(h2o_req_t *hreq, const struct http_route *route,
+                           struct http_request *req, struct errbuf *err)
+{
+    size_t len = hreq->entity.base != NULL ? hreq->entity.len : 0;
+    if (len == 0 && !(route->flags & HTTP_ROUTE_BODY)) {
+        return ERR_OK;
+    }
+    if (len > HTTP_BODY_MAX) {
+        return err_set(err, ERR_LIMIT, "", "body is %zu bytes, over the %d byte limit", len,
+                       HTTP_BODY_MAX);
+    }
+    h2o_iovec_t ct = header_value(hreq, H2O_TOKEN_CONTENT_TYPE, NULL);
+    static const char json_type[] = "application/json";
+    if (len > 0 && (ct.base == NULL || ct.len < sizeof(json_type) - 1 ||
+                    strncasecmp(ct.base, json_type, sizeof(json_type) - 1) != 0 ||
+                    (ct.len > sizeof(json_type) - 1 && ct.base[sizeof(json_type) - 1] != ';' &&
+                     ct.base[sizeof(json_type) - 1] != ' '))) {
+        return err_set(err, ERR_INVALID, "Content-Type", "the body must be application/json");
+    }
+    return http__json_parse(hreq->entity.base, len, &req->body, err);
+}
+
+/* Stored replays never contain a secret: those are shown once. */
+static void redact_secrets(json_t *body)
+{
+    if (json_is_object(body) && json_object_get(body, "secret") != NULL) {
+        json_object_set_new(body, "secret", json_null());
+    }
+    json_t *k = json_is_object(body) ? json_object_get(body, "api_key") : NULL;
+    if (json_is_object(k)) {
+        json_object_set_new(k, "secret", json_null());
+    }
+}
+
+static enum err request_hash(h2o_req_t *hreq, const struct http_request *req,
+                             char out[STORE_HASH_HEX_MAX])
+{
+    crypto_hash_sha256_state st;
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const unsigned char *)req->method, strlen(req->method));
+    crypto_hash_sha256_update(&st, (const unsigned char *)"\n", 1);
+    crypto_hash_sha256_update(&st, (const unsigned char *)hreq->path.base, hreq->path.len);
+    crypto_hash_sha256_update(&st, (const unsigned char *)"\n", 1);
+    if (hreq->entity.base != NULL) {
+        crypto_hash_sha256_update(&st, (const unsigned char *)hreq->entity.base,
+                                  hreq->entity.len);
+    }
+    crypto_hash_sha256_final(&st, h);
+    sodium_bin2hex(out, STORE_HASH_HEX_MAX, h, sizeof(h));
+    return ERR_OK;
+}
+
+/* Runs a mutation under an Idempotency-Key: a replay returns the stored response, a new key
+ * runs the handler and stores its response in the same transaction. */
+static enum err run_idempotent(h2o_req_t *hreq, const struct http_route *route,
+                               struct http_request *req, struct http_response *res,
+                               h2o_iovec_t key_hdr, int *replayed, struct errbuf *err)
+{
+    char key[HTTP_IDEM_KEY_MAX + 1];
+    if (key_hdr.len == 0 || key_hdr.len > HTTP_IDEM_KEY_MAX) {
+        return err_set(err, ERR_INVALID, "Idempotency-Key",
+                       "Idempotency-Key must be 1 to %d printable characters", HTTP_IDEM_KEY_MAX);
+    }
+    for (size_t i = 0; i < key_hdr.len; i++) {
+        if (key_hdr.base[i] < 0x21 || key_hdr.base[i] > 0x7e) {
+            return err_set(err, ERR_INVALID, "Idempotency-Key",
+                           "Idempotency-Key must be printable ASCII without spaces");
+        }
+    }
+    memcpy(key, key_hdr.base, key_hdr.len);
+    key[key_hdr.len] = '\0';
+    char hash[STORE_HASH_HEX_MAX];
+    request_hash(hreq, req, hash);
+    struct store *s = server->core.store;
+    struct store_idem idem;
+    enum err rc = store_idem_get(s, req->who.id, key, &idem, err);
+    if (rc == ERR_OK) {
+        int same = strcmp(idem.request_hash, hash) == 0;
+        if (same) {
+            json_error_t jerr;
+            res->body = json_loads(idem.body, 0, &jerr);
+            res->status = (int)idem.status;
+            *replayed = 1;
+        }
+        mem_free(idem.body);
+        if (!same) {
+            return err_set(err, ERR_CONFLICT, "Idempotency-Key",
+                           "Idempotency-Key '%s' was used for a different request", key);
+        }
+        return res->body != NULL ? ERR_OK : err_set(err, ERR_CORRUPT, "", "bad stored reply");
+    }
+    if (rc != ERR_NOT_FOUND) {
+        return rc;
+    }
+    rc = store_tx_begin(s, err);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    rc = route->handler(server, req, res, err);
+    if (rc == ERR_OK) {
+        json_t *copy = json_deep_copy(res->body);
+        redact_secrets(copy);
+        char *text = copy != NULL ? json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(copy);
+        memset(&idem, 0, sizeof(idem));
+        snprintf(idem.request_hash, sizeof(idem.request_hash), "%s", hash);
+        idem.status = res->status;
+        idem.body = text;
+        idem.created_ms = clock_now(server->core.clock);
+        rc = text != NULL ? store_idem_put(s, req->who.id, key, &idem, err)
+                          : err_set(err, ERR_NOMEM, "", "out of memory");
+        free(text);
+    }
+    if (rc != ERR_OK) {
+        store_tx_rollback(s);
+        return rc;
+    }
+    return store_tx_commit(s, err);
+}
+
+static enum err dispatch(h2o_req_t *hreq, struct http_request *req, struct http_response *res,
+                         int *route_index, int *replayed, struct errbuf *err)
+{
+    size_t plen = hreq->query_at != SIZE_MAX ? hreq->query_at : hreq->path.len;
+    if (plen >= sizeof(req->path)) {
+        return err_set(err, ERR_LIMIT, "path", "request path is too long");
+    }
+    memcpy(req->path, hreq->path.base, plen);
+    req->path[plen] = '\0';
+    int path_matched = 0;
+    int r = http__route_find(req->method, req->path, req, &path_matched);
+    *route_index = r;
+    if (r < 0) {
+        if (path_matched) {
+            res->status = 405;
+            return err_set(err, ERR_INVALID, "method", "method %s is not allowed on '%s'",
+                           req->method, req->path);
+        }
+        return err_set(err, ERR_NOT_FOUND, "path", "no route '%s'", req->path);
+    }
+    const struct http_route *route = &http__routes[r];
+    enum err rc = ERR_OK;
+    if (hreq->query_at != SIZE_MAX) {
+        rc = http__query_parse(hreq->path.base + hreq->query_at + 1,
+                               hreq->path.len - hreq->query_at - 1, req, err);
+    }
+    if (rc == ERR_OK) {
+        rc = authenticate(hreq, req, err);
+    }
+    if (rc == ERR_OK && (route->flags & HTTP_ROUTE_AUTH) && !req->authenticated) {
+        rc = err_set(err, ERR_UNAUTHORIZED, "Authorization", "this route needs an api key");
+    }
+    if (rc == ERR_OK) {
+        rc = parse_body(hreq, route, req, err);
+    }
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    h2o_iovec_t idem = header_value(hreq, NULL, "idempotency-key");
+    if ((route->flags & HTTP_ROUTE_MUTATION) && idem.base != NULL && req->authenticated) {
+        return run_idempotent(hreq, route, req, res, idem, replayed, err);
+    }
+    return route->handler(server, req, res, err);
+}
+
+static void send_response(h2o_req_t *hreq, struct http_response *res, int replayed)
+{
+    char *text = NULL;
+    size_t len = 0;
+    const char *ct = res->content_type != NULL ? res->content_type : "application/json";
+    if (res->body != NULL) {
+        text = json_dumps(res->body, JSON_COMPACT | JSON_SORT_KEYS);
+        len = text != NULL ? strlen(text) : 0;
+        if (text == NULL) {
+            res->status = 503;
+        }
+    }
+    hreq->res.status = res->status;
+    hreq->res.reason = reason_for(res->status);
+    h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ct,
+                   strlen(ct));
+    h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+    if (res->location[0] != '\0') {
+        h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_LOCATION, NULL,
+                       h2o_strdup(&hreq->pool, res->location, SIZE_MAX).base,
+                       strlen(res->location));
+    }
+    if (replayed) {
+        h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, H2O_STRLIT("idempotency-replayed"),
+                              0, NULL, H2O_STRLIT("true"));
+    }
+    if (text != NULL) {
+        h2o_send_inline(hreq, text, len);
+        free(text);
+    } else if (res->text != NULL) {
+        h2o_send_inline(hreq, res->text, res->text_len);
+    } else {
+        h2o_send_inline(hreq, "", 0);
+    }
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
+{
+    (void)self;
+    int64_t t0 = clock_monotonic_ns();
+    struct http_request req;
+    struct http_response res;
+    struct errbuf err;
+    memset(&req, 0, sizeof(req));
+    memset(&res, 0, sizeof(res));
+    errbuf_init(&err);
+    char method[16];
+    size_t mlen = hreq->method.len < sizeof(method) - 1 ? hreq->method.len : sizeof(method) - 1;
+    memcpy(method, hreq->method.base, mlen);
+    method[mlen] = '\0';
+    req.method = method;
+    int route = -1, replayed = 0;
+    enum err rc = dispatch(hreq, &req, &res, &route, &replayed, &err);
+    if (rc != ERR_OK) {
+        int forced = res.status == 405 ? 405 : 0;
+        http__problem(&res, rc, &err);
+        if (forced) {
+            res.status = forced;
+            json_object_set_new(res.body, "status", json_integer(forced));
+        }
+    }
+    send_response(hreq, &res, replayed);
+    http__metrics_record(route, method, res.status, clock_monotonic_ns() - t0);
+    json_decref(req.body);
+    json_decref(res.body);
+    mem_free(res.text);
+    return 0;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL) {
+        return;
+    }
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock == NULL) {
+        return;
+    }
+    h2o_accept(&h2o_accept_ctx, sock);
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static enum err listen_on(const char *addr_text, int *out_fd, struct errbuf *err)
+{
+    char host[256];
+    const char *colon = strrchr(addr_text, ':');
+    if (colon == NULL || (size_t)(colon - addr_text) >= sizeof(host)) {
+        return err_set(err, ERR_INVALID, "listen", "listen address must be HOST:PORT, not '%s'",
+                       addr_text);
+    }
+    memcpy(host, addr_text, (size_t)(colon - addr_text));
+    host[colon - addr_text] = '\0';
+    char *end = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != '\0' || port < 0 || port > 65535) {
+        return err_set(err, ERR_INVALID, "listen", "bad port in '%s'", addr_text);
+    }
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host[0] != '\0' ? host : "0.0.0.0", &addr.sin_addr) != 1) {
+        return err_set(err, ERR_INVALID, "listen", "'%s' is not an IPv4 address", host);
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        return err_set(err, ERR_IO, "listen", "cannot listen on '%s': %s", addr_text, strerror(e));
+    }
+    *out_fd = fd;
+    return ERR_OK;
+}
+
+int http__run(struct http_server *srv, struct errbuf *err)
+{
+    server = srv;
+    int fd = -1;
+    if (listen_on(srv->listen, &fd, err) != ERR_OK) {
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    h2o_config_init(&h2o_config);
+    h2o_config.max_request_entity_size = HTTP_BODY_HARD_MAX;
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&h2o_config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
+    handler->on_req = on_req;
+    h2o_context_init(&h2o_ctx, h2o_evloop_create(), &h2o_config);
+    h2o_accept_ctx.ctx = &h2o_ctx;
+    h2o_accept_ctx.hosts = h2o_config.hosts;
+    h2o_socket_t *listener = h2o_evloop_socket_create(h2o_ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    h2o_socket_read_start(listener, on_accept);
+
+    while (!stop_requested) {
+        h2o_evloop_run(h2o_ctx.loop, 1000);
+    }
+    log_msg(LOG_INFO, "shutting down: draining connections");
+    h2o_socket_read_stop(listener);
+    h2o_socket_close(listener);
+    h2o_context_request_shutdown(&h2o_ctx);
+    int64_t deadline = clock_monotonic_ns() + (int64_t)HTTP_DRAIN_MS * 1000000;
+    while (clock_monotonic_ns() < deadline && (!h2o_linklist_is_empty(&h2o_ctx.http1._conns) ||
+                                               !h2o_linklist_is_empty(&h2o_ctx.http2._conns))) {
+        h2o_evloop_run(h2o_ctx.loop, 100);
+    }
+    log_msg(LOG_INFO, "stopped");
+    return 0;
+}

@@ -1,0 +1,156 @@
+/*
+ * migrate.c: the numbered schema migrations, applied in order at open, each in its own
+ * transaction together with its row in schema_migrations. The SQL is the portable subset
+ * (BIGINT, TEXT, $n parameters) that SQLite and PostgreSQL both accept, so that one list
+ * serves both backends. A migration, once released, is never edited: add a new one.
+ */
+#include "util/compat.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+#include <string.h>
+
+#include "util/banned.h"
+
+const struct store_migration store__migrations[] = {
+    {1, "CREATE TABLE meta ("
+        "  name TEXT PRIMARY KEY,"
+        "  value TEXT NOT NULL);"
+        "CREATE TABLE entities ("
+        "  id TEXT PRIMARY KEY,"
+        "  kind TEXT NOT NULL,"
+        "  status TEXT NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  uscc TEXT NOT NULL,"
+        "  country TEXT NOT NULL,"
+        "  contact_name TEXT NOT NULL,"
+        "  contact_email TEXT NOT NULL,"
+        "  contact_phone TEXT NOT NULL,"
+        "  public_key TEXT NOT NULL,"
+        "  specialities BIGINT NOT NULL,"
+        "  created_ms BIGINT NOT NULL,"
+        "  updated_ms BIGINT NOT NULL,"
+        "  log_index BIGINT NOT NULL);"
+        "CREATE INDEX entities_created ON entities (created_ms, id);"
+        "CREATE INDEX entities_uscc ON entities (uscc);"
+        "CREATE TABLE certificates ("
+        "  id TEXT PRIMARY KEY,"
+        "  entity_id TEXT NOT NULL REFERENCES entities (id),"
+        "  type TEXT NOT NULL,"
+        "  status TEXT NOT NULL,"
+        "  issued_ms BIGINT NOT NULL,"
+        "  revoked_ms BIGINT NOT NULL,"
+        "  reason TEXT NOT NULL,"
+        "  log_index BIGINT NOT NULL,"
+        "  revoke_log_index BIGINT NOT NULL);"
+        "CREATE INDEX certificates_entity ON certificates (entity_id, issued_ms);"
+        "CREATE TABLE reviews ("
+        "  log_index BIGINT PRIMARY KEY,"
+        "  entity_id TEXT NOT NULL REFERENCES entities (id),"
+        "  decision TEXT NOT NULL,"
+        "  reason TEXT NOT NULL,"
+        "  actor TEXT NOT NULL,"
+        "  at_ms BIGINT NOT NULL);"
+        "CREATE INDEX reviews_entity ON reviews (entity_id, log_index);"
+        "CREATE TABLE api_keys ("
+        "  id TEXT PRIMARY KEY,"
+        "  entity_id TEXT NOT NULL REFERENCES entities (id),"
+        "  label TEXT NOT NULL,"
+        "  secret_hash TEXT NOT NULL UNIQUE,"
+        "  created_ms BIGINT NOT NULL,"
+        "  revoked_ms BIGINT NOT NULL,"
+        "  log_index BIGINT NOT NULL);"
+        "CREATE INDEX api_keys_entity ON api_keys (entity_id);"
+        "CREATE TABLE events ("
+        "  seq BIGINT PRIMARY KEY,"
+        "  type TEXT NOT NULL,"
+        "  actor TEXT NOT NULL,"
+        "  subject TEXT NOT NULL,"
+        "  time_ms BIGINT NOT NULL,"
+        "  leaf TEXT NOT NULL);"
+        "CREATE INDEX events_subject ON events (subject, seq);"
+        "CREATE TABLE idempotency ("
+        "  principal TEXT NOT NULL,"
+        "  key TEXT NOT NULL,"
+        "  request_hash TEXT NOT NULL,"
+        "  status BIGINT NOT NULL,"
+        "  body TEXT NOT NULL,"
+        "  created_ms BIGINT NOT NULL,"
+        "  PRIMARY KEY (principal, key));"},
+};
+
+const size_t store__migrations_count = ARRAY_LEN(store__migrations);
+
+int store_schema_version_latest(void)
+{
+    return store__migrations[store__migrations_count - 1].version;
+}
+
+static enum err version_row(void *ctx, const struct store_value *cols, size_t ncols,
+                            struct errbuf *err)
+{
+    (void)err;
+    ASSERT(ncols == 1);
+    int *version = ctx;
+    *version = cols[0].type == STORE_INT ? (int)cols[0].i : 0;
+    return ERR_OK;
+}
+
+enum err store_schema_version(struct store *s, int *version, struct errbuf *err)
+{
+    *version = 0;
+    return store_query(s, "SELECT MAX(version) FROM schema_migrations", NULL, 0, version_row,
+                       version, NULL, err);
+}
+
+static enum err apply_one(struct store *s, const struct store_migration *m, struct errbuf *err)
+{
+    enum err rc = store_tx_begin(s, err);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    rc = store_exec(s, m->sql, err);
+    if (rc == ERR_OK) {
+        struct store_value p[1] = {store_int(m->version)};
+        rc = store_query(s, "INSERT INTO schema_migrations (version) VALUES ($1)", p, 1, NULL,
+                         NULL, NULL, err);
+    }
+    if (rc != ERR_OK) {
+        store_tx_rollback(s);
+        return rc;
+    }
+    return store_tx_commit(s, err);
+}
+
+enum err store__migrate(struct store *s, struct errbuf *err)
+{
+    for (size_t i = 1; i < store__migrations_count; i++) {
+        ASSERT(store__migrations[i].version == store__migrations[i - 1].version + 1);
+    }
+    enum err rc = store_exec(
+        s, "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)", err);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    int version = 0;
+    rc = store_schema_version(s, &version, err);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    if (version > store_schema_version_latest()) {
+        return err_set(err, ERR_CORRUPT, "",
+                       "database schema version %d is newer than this binary's %d", version,
+                       store_schema_version_latest());
+    }
+    for (size_t i = 0; i < store__migrations_count; i++) {
+        if (store__migrations[i].version <= version) {
+            continue;
+        }
+        rc = apply_one(s, &store__migrations[i], err);
+        if (rc != ERR_OK) {
+            return rc;
+        }
+        log_msg(LOG_INFO, "store: applied migration %d", store__migrations[i].version);
+    }
+    return ERR_OK;
+}

@@ -1,0 +1,242 @@
+/*
+ * sqlite.c: the embedded backend. One connection, WAL journal, synchronous=FULL so that a
+ * committed transaction survives power loss, and a small cache of prepared statements keyed
+ * by SQL text (every statement above the backend is a static string).
+ *
+ * Parameters are written `$1`, `$2`, ... as PostgreSQL wants them; SQLite treats them as
+ * named parameters, so they are bound by name, never by position.
+ */
+#include "util/compat.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+#define SQLITE_STMT_CACHE 96 /* more than the distinct statements the store issues */
+#define SQLITE_PARAMS_MAX 32
+#define SQLITE_COLS_MAX 32
+#define SQLITE_BUSY_MS 5000
+
+struct sqlite_stmt {
+    const char *sql;
+    sqlite3_stmt *stmt;
+};
+
+struct sqlite_db {
+    sqlite3 *db;
+    struct sqlite_stmt cache[SQLITE_STMT_CACHE];
+    size_t cached;
+};
+
+static enum err sqlite_error(sqlite3 *db, int rc, struct errbuf *err, const char *what)
+{
+    int base = rc & 0xff;
+    const char *msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    switch (base) {
+    case SQLITE_CONSTRAINT:
+        return err_set(err, ERR_CONFLICT, "", "%s: %s", what, msg);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return err_set(err, ERR_UNAVAILABLE, "", "%s: database busy: %s", what, msg);
+    case SQLITE_NOMEM:
+        return err_set(err, ERR_NOMEM, "", "%s: out of memory", what);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return err_set(err, ERR_CORRUPT, "", "%s: %s", what, msg);
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    default:
+        return err_set(err, ERR_IO, "", "%s: %s", what, msg);
+    }
+}
+
+static enum err sqlite_exec(void *handle, const char *sql, struct errbuf *err)
+{
+    struct sqlite_db *d = handle;
+    ASSERT(d != NULL);
+    int rc = sqlite3_exec(d->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        return sqlite_error(d->db, rc, err, "cannot execute statement");
+    }
+    return ERR_OK;
+}
+
+static enum err sqlite_open(const char *uri, void **out, struct errbuf *err)
+{
+    struct sqlite_db *d = mem_calloc(1, sizeof(*d));
+    if (d == NULL) {
+        return err_set(err, ERR_NOMEM, "", "out of memory opening '%s'", uri);
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(uri, &d->db, flags, NULL);
+    enum err e = ERR_OK;
+    if (rc != SQLITE_OK) {
+        e = sqlite_error(d->db, rc, err, "cannot open database");
+        goto out;
+    }
+    sqlite3_busy_timeout(d->db, SQLITE_BUSY_MS);
+    sqlite3_extended_result_codes(d->db, 1);
+    e = sqlite_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                       "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY",
+                    err);
+    if (e != ERR_OK) {
+        goto out;
+    }
+    *out = d;
+    d = NULL;
+out:
+    if (d != NULL) {
+        sqlite3_close(d->db);
+        mem_free(d);
+    }
+    return e;
+}
+
+static void sqlite_close(void *handle)
+{
+    struct sqlite_db *d = handle;
+    if (d == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < d->cached; i++) {
+        sqlite3_finalize(d->cache[i].stmt);
+    }
+    sqlite3_close(d->db);
+    mem_free(d);
+}
+
+static enum err sqlite_prepare(struct sqlite_db *d, const char *sql, sqlite3_stmt **out,
+                               struct errbuf *err)
+{
+    for (size_t i = 0; i < d->cached; i++) {
+        if (d->cache[i].sql == sql || strcmp(d->cache[i].sql, sql) == 0) {
+            *out = d->cache[i].stmt;
+            return ERR_OK;
+        }
+    }
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(d->db, sql, -1, &stmt, NULL);
+    if (rc != SQLITE_OK) {
+        return sqlite_error(d->db, rc, err, "cannot prepare statement");
+    }
+    if (d->cached == SQLITE_STMT_CACHE) {
+        /* Evict the oldest; statements are static so this only happens in tests. */
+        sqlite3_finalize(d->cache[0].stmt);
+        memmove(&d->cache[0], &d->cache[1], sizeof(d->cache[0]) * (SQLITE_STMT_CACHE - 1));
+        d->cached--;
+    }
+    d->cache[d->cached].sql = sql;
+    d->cache[d->cached].stmt = stmt;
+    d->cached++;
+    *out = stmt;
+    return ERR_OK;
+}
+
+static enum err sqlite_bind(struct sqlite_db *d, sqlite3_stmt *stmt,
+                            const struct store_value *params, size_t count, struct errbuf *err)
+{
+    ASSERT(count <= SQLITE_PARAMS_MAX);
+    for (size_t i = 0; i < count; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "$%zu", i + 1);
+        int idx = sqlite3_bind_parameter_index(stmt, name);
+        if (idx == 0) {
+            continue;
+        }
+        int rc;
+        switch (params[i].type) {
+        case STORE_INT:
+            rc = sqlite3_bind_int64(stmt, idx, params[i].i);
+            break;
+        case STORE_TEXT:
+            rc = sqlite3_bind_text(stmt, idx, params[i].s, (int)params[i].len, SQLITE_STATIC);
+            break;
+        case STORE_NULL:
+        default:
+            rc = sqlite3_bind_null(stmt, idx);
+            break;
+        }
+        if (rc != SQLITE_OK) {
+            return sqlite_error(d->db, rc, err, "cannot bind parameter");
+        }
+    }
+    return ERR_OK;
+}
+
+static enum err sqlite_row(sqlite3_stmt *stmt, store_row_cb *row_cb, void *ctx,
+                           struct errbuf *err)
+{
+    struct store_value cols[SQLITE_COLS_MAX];
+    int n = sqlite3_column_count(stmt);
+    ASSERT(n <= SQLITE_COLS_MAX);
+    for (int c = 0; c < n; c++) {
+        switch (sqlite3_column_type(stmt, c)) {
+        case SQLITE_NULL:
+            cols[c] = store_null();
+            break;
+        case SQLITE_INTEGER:
+            cols[c] = store_int(sqlite3_column_int64(stmt, c));
+            break;
+        default: {
+            const unsigned char *t = sqlite3_column_text(stmt, c);
+            if (t == NULL) {
+                return err_set(err, ERR_NOMEM, "", "out of memory reading a column");
+            }
+            cols[c].type = STORE_TEXT;
+            cols[c].i = 0;
+            cols[c].s = (const char *)t;
+            cols[c].len = (size_t)sqlite3_column_bytes(stmt, c);
+            break;
+        }
+        }
+    }
+    return row_cb(ctx, cols, (size_t)n, err);
+}
+
+static enum err sqlite_query(void *handle, const char *sql, const struct store_value *params,
+                             size_t count, store_row_cb *row_cb, void *ctx, int64_t *changes,
+                             struct errbuf *err)
+{
+    struct sqlite_db *d = handle;
+    sqlite3_stmt *stmt = NULL;
+    enum err e = sqlite_prepare(d, sql, &stmt, err);
+    if (e != ERR_OK) {
+        return e;
+    }
+    e = sqlite_bind(d, stmt, params, count, err);
+    while (e == ERR_OK) {
+        int rc = sqlite3_step(stmt);
+        if (rc == SQLITE_DONE) {
+            break;
+        }
+        if (rc != SQLITE_ROW) {
+            e = sqlite_error(d->db, rc, err, "cannot run statement");
+            break;
+        }
+        if (row_cb != NULL) {
+            e = sqlite_row(stmt, row_cb, ctx, err);
+        }
+    }
+    if (e == ERR_OK && changes != NULL) {
+        *changes = sqlite3_changes64(d->db);
+    }
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return e;
+}
+
+const struct store_ops store_sqlite_ops = {
+    .name = "sqlite",
+    .version = 1,
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .exec = sqlite_exec,
+    .query = sqlite_query,
+    .begin_sql = "BEGIN IMMEDIATE",
+};

@@ -1,0 +1,189 @@
+/*
+ * store.c: opening a store on the right backend, nested transactions and the parameter
+ * helpers. The backend does the SQL; this file only sequences it.
+ */
+#include "util/compat.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+static const struct store_ops *store_backend_for(const char *uri)
+{
+    if (strncmp(uri, "postgres://", 11) == 0 || strncmp(uri, "postgresql://", 13) == 0) {
+#ifdef BOURSE_HAVE_POSTGRES
+        return &store_postgres_ops;
+#else
+        return NULL;
+#endif
+    }
+    return &store_sqlite_ops;
+}
+
+enum err store_open(const char *uri, struct store **out, struct errbuf *err)
+{
+    ASSERT(uri != NULL);
+    ASSERT(out != NULL);
+    const struct store_ops *ops = store_backend_for(uri);
+    if (ops == NULL) {
+        return err_set(err, ERR_INVALID, "db", "no store backend for '%s'", uri);
+    }
+    struct store *s = mem_calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return err_set(err, ERR_NOMEM, "", "out of memory opening the store");
+    }
+    s->ops = ops;
+    enum err rc = ops->open(uri, &s->db, err);
+    if (rc != ERR_OK) {
+        mem_free(s);
+        return rc;
+    }
+    rc = store__migrate(s, err);
+    if (rc != ERR_OK) {
+        store_close(s);
+        return rc;
+    }
+    *out = s;
+    return ERR_OK;
+}
+
+void store_close(struct store *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    ASSERT(s->depth == 0);
+    s->ops->close(s->db);
+    mem_free(s);
+}
+
+const char *store_backend_name(const struct store *s)
+{
+    ASSERT(s != NULL);
+    return s->ops->name;
+}
+
+int store_tx_depth(const struct store *s)
+{
+    return s->depth;
+}
+
+enum err store_tx_begin(struct store *s, struct errbuf *err)
+{
+    ASSERT(s != NULL);
+    ASSERT(s->depth >= 0);
+    enum err rc;
+    if (s->depth == 0) {
+        rc = s->ops->exec(s->db, s->ops->begin_sql, err);
+    } else {
+        char sql[32];
+        snprintf(sql, sizeof(sql), "SAVEPOINT sp%d", s->depth);
+        rc = s->ops->exec(s->db, sql, err);
+    }
+    if (rc == ERR_OK) {
+        s->depth++;
+    }
+    return rc;
+}
+
+enum err store_tx_commit(struct store *s, struct errbuf *err)
+{
+    ASSERT(s != NULL);
+    ASSERT(s->depth > 0);
+    enum err rc;
+    if (s->depth == 1) {
+        rc = s->ops->exec(s->db, "COMMIT", err);
+        if (rc != ERR_OK) {
+            /* A failed COMMIT leaves nothing applied; close the transaction for good. */
+            s->ops->exec(s->db, "ROLLBACK", NULL);
+        }
+        s->depth = 0;
+        return rc;
+    }
+    char sql[32];
+    snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT sp%d", s->depth - 1);
+    rc = s->ops->exec(s->db, sql, err);
+    if (rc != ERR_OK) {
+        store_tx_rollback(s);
+        return rc;
+    }
+    s->depth--;
+    return ERR_OK;
+}
+
+void store_tx_rollback(struct store *s)
+{
+    ASSERT(s != NULL);
+    ASSERT(s->depth > 0);
+    if (s->depth == 1) {
+        s->ops->exec(s->db, "ROLLBACK", NULL);
+    } else {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT sp%d", s->depth - 1);
+        s->ops->exec(s->db, sql, NULL);
+        snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT sp%d", s->depth - 1);
+        s->ops->exec(s->db, sql, NULL);
+    }
+    s->depth--;
+}
+
+enum err store_query(struct store *s, const char *sql, const struct store_value *params,
+                     size_t count, store_row_cb *row_cb, void *ctx, int64_t *changes,
+                     struct errbuf *err)
+{
+    ASSERT(s != NULL);
+    ASSERT(sql != NULL);
+    return s->ops->query(s->db, sql, params, count, row_cb, ctx, changes, err);
+}
+
+enum err store_exec(struct store *s, const char *sql, struct errbuf *err)
+{
+    ASSERT(s != NULL);
+    return s->ops->exec(s->db, sql, err);
+}
+
+struct store_value store_int(int64_t i)
+{
+    struct store_value v = {STORE_INT, i, NULL, 0};
+    return v;
+}
+
+struct store_value store_text(const char *s)
+{
+    ASSERT(s != NULL);
+    struct store_value v = {STORE_TEXT, 0, s, strlen(s)};
+    return v;
+}
+
+struct store_value store_null(void)
+{
+    struct store_value v = {STORE_NULL, 0, NULL, 0};
+    return v;
+}
+
+struct store_value store_text_or_null(const char *s)
+{
+    if (s == NULL || s[0] == '\0') {
+        return store_null();
+    }
+    return store_text(s);
+}
+
+enum err store__copy_text(char *dst, size_t cap, const struct store_value *v, struct errbuf *err)
+{
+    ASSERT(cap > 0);
+    if (v->type == STORE_NULL) {
+        dst[0] = '\0';
+        return ERR_OK;
+    }
+    if (v->type != STORE_TEXT || v->len >= cap) {
+        return err_set(err, ERR_CORRUPT, "", "stored text column does not fit (%zu bytes)",
+                       v->len);
+    }
+    memcpy(dst, v->s, v->len);
+    dst[v->len] = '\0';
+    return ERR_OK;
+}
