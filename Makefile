@@ -35,19 +35,23 @@ FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 all: $(BUILD)/bourse
 
 $(BUILD)/bourse: $(OBJS) $(BUILD)/obj/src/main.o
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -c -o $@ $<
+	@echo "  CC test $<"
+	@$(CC) $(TEST_CFLAGS) -c -o $@ $<
 
 $(BUILD)/unit/%: tests/unit/%.c $(TOBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(TOBJS) $(PKG_LIBS) -lcmocka
+	@echo "  LD test $@"
+	@$(CC) $(TEST_CFLAGS) -o $@ $< $(TOBJS) $(PKG_LIBS) -lcmocka
 
 # Installs the Debian packages the build and the tests need, if any is missing.
 deps:
@@ -61,10 +65,11 @@ e2e: $(BUILD)/bourse
 
 # Each fuzz target is built with clang's libFuzzer and run briefly over its corpus.
 FUZZ_BUILD := build/fuzz
-FUZZ_SRCS_LIB := $(filter-out src/http/server.c,$(SRCS))
+FUZZ_SRCS_LIB := $(filter-out src/http/server.c src/http/serve.c,$(SRCS))
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_SRCS_LIB)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -DBOURSE_TEST \
+	@echo "  FUZZ    $@"
+	@clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -DBOURSE_TEST \
 	  -DH2O_USE_LIBUV=0 $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS_LIB) $(PKG_LIBS)
 
 fuzz-smoke: $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)

@@ -36,7 +36,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     req->res.status = 200;
     req->res.reason = "OK";
     req->res.content_length = sizeof(body) - 1;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json"));
     h2o_start_response(req, &generator);
     buf = h2o_iovec_init(body, sizeof(body) - 1);
     h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);

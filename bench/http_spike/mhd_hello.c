@@ -19,8 +19,9 @@ static const char body[] = "{\"status\":\"ok\"}";
 static struct MHD_Response *ok_response;
 static struct MHD_Response *notfound_response;
 
-static enum MHD_Result on_req(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                              const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+static enum MHD_Result on_req(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
 {
     (void)cls;
     (void)version;
@@ -61,10 +62,12 @@ int main(int argc, char **argv)
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons((uint16_t)port);
 
-    ok_response = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    ok_response =
+        MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
     notfound_response = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (ok_response == NULL || notfound_response == NULL ||
-        MHD_add_response_header(ok_response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES)
+        MHD_add_response_header(ok_response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") !=
+            MHD_YES)
         return 1;
 
     /* Block the signals we wait for before MHD starts its thread. */
@@ -74,9 +77,10 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, on_req,
-                         NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned int)30, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+    d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
+                         NULL, on_req, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+                         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "mhd_hello: cannot start daemon on 127.0.0.1:%ld\n", port);
         return 1;

@@ -45,8 +45,8 @@ enum err core_cert_active(struct core *c, const char *entity_id, enum core_cert_
     return ERR_OK;
 }
 
-static enum err issue_checks(struct core *c, const struct store_entity *e,
-                             enum core_cert_type type, struct errbuf *err)
+static enum err issue_checks(struct core *c, const struct store_entity *e, enum core_cert_type type,
+                             struct errbuf *err)
 {
     enum core_kind kind;
     if (core_kind_parse(e->kind, &kind) != ERR_OK) {

@@ -91,11 +91,11 @@ enum err core_speciality_parse(const char *name, unsigned *flag);
 enum err core_uscc_validate(const char *uscc, struct errbuf *err);
 
 /* Limits on application fields, with the reason: names fit a business licence line. */
-#define CORE_NAME_CHARS_MAX 200     /* longest registered Chinese company names are ~60 */
-#define CORE_CONTACT_CHARS_MAX 100  /* a person's name */
-#define CORE_EMAIL_BYTES_MAX 254    /* RFC 5321 path limit */
-#define CORE_PHONE_BYTES_MAX 32     /* E.164 is 15 digits; leave room for formatting */
-#define CORE_REASON_CHARS_MAX 2000  /* a review note, not a document */
+#define CORE_NAME_CHARS_MAX 200    /* longest registered Chinese company names are ~60 */
+#define CORE_CONTACT_CHARS_MAX 100 /* a person's name */
+#define CORE_EMAIL_BYTES_MAX 254   /* RFC 5321 path limit */
+#define CORE_PHONE_BYTES_MAX 32    /* E.164 is 15 digits; leave room for formatting */
+#define CORE_REASON_CHARS_MAX 2000 /* a review note, not a document */
 #define CORE_LABEL_CHARS_MAX 100
 
 /* ---- the core context ------------------------------------------------------------------- */
@@ -147,8 +147,7 @@ struct core_new_key {
  * ERR_IO/ERR_NOMEM/ERR_UNAVAILABLE from the store. Operators cannot be applied for.
  */
 enum err core_entity_apply(struct core *c, const struct core_application *app,
-                           struct store_entity *out, struct core_new_key *key,
-                           struct errbuf *err);
+                           struct store_entity *out, struct core_new_key *key, struct errbuf *err);
 
 /*
  * Applies an operator's review decision. The reason is required for reject and suspend.

@@ -213,9 +213,9 @@ json_t *core__entity_event_body(const struct store_entity *e)
             json_array_append_new(specs, json_string(core_speciality_name(i)));
         }
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o*}", "id", e->id, "kind", e->kind,
-                     "name", e->name, "uscc", e->uscc, "country", e->country, "public_key",
-                     e->public_key, "specialities", specs);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o*}", "id", e->id, "kind", e->kind, "name",
+                     e->name, "uscc", e->uscc, "country", e->country, "public_key", e->public_key,
+                     "specialities", specs);
 }
 
 enum err core_entity_apply(struct core *c, const struct core_application *app,
@@ -442,8 +442,7 @@ enum err core_entity_list(struct core *c, const struct core_principal *who,
     if (filter->country != NULL && check_country(filter->country, err) != ERR_OK) {
         return ERR_INVALID;
     }
-    if (filter->q != NULL &&
-        check_text("q", filter->q, CORE_NAME_CHARS_MAX, 0, err) != ERR_OK) {
+    if (filter->q != NULL && check_text("q", filter->q, CORE_NAME_CHARS_MAX, 0, err) != ERR_OK) {
         return ERR_INVALID;
     }
     struct store_entity_filter f = *filter;

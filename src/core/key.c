@@ -161,8 +161,8 @@ static int secret_well_formed(const char *s)
         return 0;
     }
     for (const char *p = s + 4; *p != '\0'; p++) {
-        int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                 (*p >= '0' && *p <= '9') || *p == '-' || *p == '_';
+        int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 *p == '-' || *p == '_';
         if (!ok) {
             return 0;
         }

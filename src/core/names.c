@@ -13,13 +13,21 @@ static const char *const kind_names[CORE_KIND__COUNT] = {
     "operator", "provider", "buyer", "broker", "service_firm", "regulator",
 };
 static const char *const status_names[CORE_STATUS__COUNT] = {
-    "applied", "verified", "rejected", "suspended",
+    "applied",
+    "verified",
+    "rejected",
+    "suspended",
 };
 static const char *const decision_names[CORE_DECISION__COUNT] = {
-    "verify", "reject", "suspend", "reinstate",
+    "verify",
+    "reject",
+    "suspend",
+    "reinstate",
 };
 static const char *const cert_names[CORE_CERT__COUNT] = {
-    "data_provider", "trading", "cross_border",
+    "data_provider",
+    "trading",
+    "cross_border",
 };
 static const char *const speciality_names[CORE_SPEC__COUNT] = {
     "compliance", "security", "quality", "valuation", "legal", "custody", "arbitration",

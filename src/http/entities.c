@@ -32,8 +32,8 @@ json_t *http__entity_json(const struct store_entity *e)
     return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s, s:{s:s, s:s, s:s*}, s:s, s:o*, s:o*, "
                      "s:o*, s:I}",
                      "id", e->id, "kind", e->kind, "status", e->status, "name", e->name, "uscc",
-                     e->uscc[0] != '\0' ? e->uscc : NULL, "country", e->country, "contact",
-                     "name", e->contact_name, "email", e->contact_email, "phone",
+                     e->uscc[0] != '\0' ? e->uscc : NULL, "country", e->country, "contact", "name",
+                     e->contact_name, "email", e->contact_email, "phone",
                      e->contact_phone[0] != '\0' ? e->contact_phone : NULL, "public_key",
                      e->public_key, "specialities", specs, "created_at",
                      http__time_json(e->created_ms), "updated_at", http__time_json(e->updated_ms),
@@ -42,11 +42,10 @@ json_t *http__entity_json(const struct store_entity *e)
 
 static json_t *cert_json(const struct store_cert *c)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:o*, s:o*, s:s*, s:I, s:o*}", "id", c->id,
-                     "entity_id", c->entity_id, "type", c->type, "status", c->status,
-                     "issued_at", http__time_json(c->issued_ms), "revoked_at",
-                     http__time_json(c->revoked_ms), "revoke_reason",
-                     c->revoked_ms != 0 ? c->reason : NULL, "log_index",
+    return json_pack("{s:s, s:s, s:s, s:s, s:o*, s:o*, s:s*, s:I, s:o*}", "id", c->id, "entity_id",
+                     c->entity_id, "type", c->type, "status", c->status, "issued_at",
+                     http__time_json(c->issued_ms), "revoked_at", http__time_json(c->revoked_ms),
+                     "revoke_reason", c->revoked_ms != 0 ? c->reason : NULL, "log_index",
                      (json_int_t)c->log_index, "revoke_log_index",
                      c->revoke_log_index >= 0 ? json_integer(c->revoke_log_index) : json_null());
 }
@@ -61,10 +60,9 @@ static json_t *review_json(const struct store_review *r)
 static json_t *key_json(const struct store_api_key *k, const char *secret)
 {
     return json_pack("{s:s, s:s, s:s, s:o*, s:o*, s:I, s:s*}", "id", k->id, "entity_id",
-                     k->entity_id, "label", k->label, "created_at",
-                     http__time_json(k->created_ms), "revoked_at",
-                     http__time_json(k->revoked_ms), "log_index", (json_int_t)k->log_index,
-                     "secret", secret);
+                     k->entity_id, "label", k->label, "created_at", http__time_json(k->created_ms),
+                     "revoked_at", http__time_json(k->revoked_ms), "log_index",
+                     (json_int_t)k->log_index, "secret", secret);
 }
 
 static enum err oom(struct errbuf *err)
@@ -129,8 +127,7 @@ static enum err entity_apply(struct http_server *srv, struct http_request *req,
     if (sa != NULL && !json_is_null(sa)) {
         if (!json_is_array(sa) || json_array_size(sa) > CORE_SPEC__COUNT) {
             return err_set(err, ERR_INVALID, "specialities",
-                           "'specialities' must be an array of at most %d names",
-                           CORE_SPEC__COUNT);
+                           "'specialities' must be an array of at most %d names", CORE_SPEC__COUNT);
         }
         for (size_t i = 0; i < json_array_size(sa); i++) {
             if (!json_is_string(json_array_get(sa, i))) {
@@ -162,7 +159,7 @@ static enum err entity_apply(struct http_server *srv, struct http_request *req,
 static enum err entity_list(struct http_server *srv, struct http_request *req,
                             struct http_response *res, struct errbuf *err)
 {
-    static const char *const allowed[] = {"kind", "status", "country", "q",
+    static const char *const allowed[] = {"kind",  "status", "country", "q",
                                           "limit", "cursor", NULL};
     enum err rc = http__query_only(req, allowed, err);
     if (rc != ERR_OK) {
@@ -326,8 +323,8 @@ static enum err cert_issue(struct http_server *srv, struct http_request *req,
     }
     res->status = 201;
     res->body = cert_json(&c);
-    snprintf(res->location, sizeof(res->location), "/v1/entities/%s/certificates/%s",
-             c.entity_id, c.id);
+    snprintf(res->location, sizeof(res->location), "/v1/entities/%s/certificates/%s", c.entity_id,
+             c.id);
     return res->body != NULL ? ERR_OK : oom(err);
 }
 
@@ -405,8 +402,8 @@ static enum err healthz(struct http_server *srv, struct http_request *req,
 {
     (void)req;
     res->status = 200;
-    res->body = json_pack("{s:s, s:s}", "status", "ok", "store",
-                          store_backend_name(srv->core.store));
+    res->body =
+        json_pack("{s:s, s:s}", "status", "ok", "store", store_backend_name(srv->core.store));
     return res->body != NULL ? ERR_OK : oom(err);
 }
 

@@ -10,7 +10,7 @@
 #include "http/http.h"
 
 /* Limits, with the reason beside each. */
-#define HTTP_BODY_MAX (1024 * 1024)         /* JSON mutations are small; files go elsewhere */
+#define HTTP_BODY_MAX (1024 * 1024)          /* JSON mutations are small; files go elsewhere */
 #define HTTP_BODY_HARD_MAX (8 * 1024 * 1024) /* h2o's own cut-off, answered 413 by h2o */
 #define HTTP_JSON_DEPTH_MAX 32               /* deeper nesting is never legitimate here */
 #define HTTP_PARAMS_MAX 8                    /* path captures */
@@ -38,8 +38,8 @@ struct http_request {
 
 struct http_response {
     int status;
-    json_t *body;  /* owned; rendered as JSON */
-    char *text;    /* owned; sent as is with content_type (used when body is NULL) */
+    json_t *body; /* owned; rendered as JSON */
+    char *text;   /* owned; sent as is with content_type (used when body is NULL) */
     size_t text_len;
     const char *content_type;
     char location[256];

@@ -196,8 +196,7 @@ static enum err url_decode(const char *s, size_t len, char *out, size_t cap, str
     return ERR_OK;
 }
 
-enum err http__query_parse(const char *qs, size_t len, struct http_request *req,
-                           struct errbuf *err)
+enum err http__query_parse(const char *qs, size_t len, struct http_request *req, struct errbuf *err)
 {
     req->nquery = 0;
     if (len > HTTP_QUERY_BYTES_MAX) {
@@ -308,8 +307,8 @@ enum err http__json_parse(const char *data, size_t len, json_t **out, struct err
     json_error_t jerr;
     json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (v == NULL) {
-        return err_set(err, ERR_INVALID, "", "malformed JSON at line %d column %d: %s",
-                       jerr.line, jerr.column, jerr.text);
+        return err_set(err, ERR_INVALID, "", "malformed JSON at line %d column %d: %s", jerr.line,
+                       jerr.column, jerr.text);
     }
     if (!json_is_object(v)) {
         json_decref(v);

@@ -80,8 +80,8 @@ static enum err config_file(struct serve_config *cfg, const char *path, struct e
         }
         char *eq = strchr(line, '=');
         if (eq == NULL) {
-            rc = err_set(err, ERR_INVALID, "config", "%s:%d: expected 'name = value'", path,
-                         lineno);
+            rc =
+                err_set(err, ERR_INVALID, "config", "%s:%d: expected 'name = value'", path, lineno);
             break;
         }
         char *name_end = eq;
@@ -119,9 +119,12 @@ static void usage(void)
 static enum err config_load(int argc, char **argv, struct serve_config *cfg, struct errbuf *err)
 {
     static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'}, {"data", required_argument, NULL, 'd'},
-        {"db", required_argument, NULL, 'b'},     {"config", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
+        {"listen", required_argument, NULL, 'l'},
+        {"data", required_argument, NULL, 'd'},
+        {"db", required_argument, NULL, 'b'},
+        {"config", required_argument, NULL, 'c'},
+        {"log-level", required_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct serve_config flags;
@@ -176,8 +179,10 @@ static enum err config_load(int argc, char **argv, struct serve_config *cfg, str
             return rc;
         }
     }
-    const char *env[][2] = {{"BOURSE_LISTEN", "listen"}, {"BOURSE_DATA", "data"},
-                            {"BOURSE_DB", "db"}, {"BOURSE_LOG_LEVEL", "log_level"}};
+    const char *env[][2] = {{"BOURSE_LISTEN", "listen"},
+                            {"BOURSE_DATA", "data"},
+                            {"BOURSE_DB", "db"},
+                            {"BOURSE_LOG_LEVEL", "log_level"}};
     for (size_t i = 0; i < ARRAY_LEN(env); i++) {
         const char *v = getenv(env[i][0]);
         if (v != NULL && v[0] != '\0' && config_set(cfg, env[i][1], v, err) != ERR_OK) {

@@ -145,8 +145,7 @@ static enum err request_hash(h2o_req_t *hreq, const struct http_request *req,
     crypto_hash_sha256_update(&st, (const unsigned char *)hreq->path.base, hreq->path.len);
     crypto_hash_sha256_update(&st, (const unsigned char *)"\n", 1);
     if (hreq->entity.base != NULL) {
-        crypto_hash_sha256_update(&st, (const unsigned char *)hreq->entity.base,
-                                  hreq->entity.len);
+        crypto_hash_sha256_update(&st, (const unsigned char *)hreq->entity.base, hreq->entity.len);
     }
     crypto_hash_sha256_final(&st, h);
     sodium_bin2hex(out, STORE_HASH_HEX_MAX, h, sizeof(h));
@@ -280,8 +279,7 @@ static void send_response(h2o_req_t *hreq, struct http_response *res, int replay
     }
     hreq->res.status = res->status;
     hreq->res.reason = reason_for(res->status);
-    h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ct,
-                   strlen(ct));
+    h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ct, strlen(ct));
     h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-store"));
     if (res->location[0] != '\0') {

@@ -29,9 +29,9 @@ static char *event_leaf(int64_t seq, const char *type, const char *actor, const 
 {
     char t[CLOCK_RFC3339_LEN];
     clock_format_rfc3339(time_ms, t);
-    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:O, s:i}", "seq", (json_int_t)seq, "type",
-                          type, "actor", actor, "subject", subject, "time", t, "body", body, "v",
-                          1);
+    json_t *o =
+        json_pack("{s:I, s:s, s:s, s:s, s:s, s:O, s:i}", "seq", (json_int_t)seq, "type", type,
+                  "actor", actor, "subject", subject, "time", t, "body", body, "v", 1);
     if (o == NULL) {
         return NULL;
     }
@@ -64,7 +64,7 @@ enum err store_event_append(struct store *s, const char *type, const char *actor
         return err_set(err, ERR_LIMIT, "", "event '%s' is %zu bytes, over %d", type, len,
                        STORE_LEAF_MAX);
     }
-    struct store_value p[] = {store_int(next),    store_text(type),    store_text(actor),
+    struct store_value p[] = {store_int(next),     store_text(type),   store_text(actor),
                               store_text(subject), store_int(time_ms), store_text(leaf)};
     rc = store_query(s,
                      "INSERT INTO events (seq, type, actor, subject, time_ms, leaf)"
@@ -197,7 +197,7 @@ enum err store_idem_get(struct store *s, const char *principal, const char *key,
 enum err store_idem_put(struct store *s, const char *principal, const char *key,
                         const struct store_idem *idem, struct errbuf *err)
 {
-    struct store_value p[] = {store_text(principal),         store_text(key),
+    struct store_value p[] = {store_text(principal),          store_text(key),
                               store_text(idem->request_hash), store_int(idem->status),
                               store_text(idem->body),         store_int(idem->created_ms)};
     return store_query(s,

@@ -112,8 +112,8 @@ static enum err apply_one(struct store *s, const struct store_migration *m, stru
     rc = store_exec(s, m->sql, err);
     if (rc == ERR_OK) {
         struct store_value p[1] = {store_int(m->version)};
-        rc = store_query(s, "INSERT INTO schema_migrations (version) VALUES ($1)", p, 1, NULL,
-                         NULL, NULL, err);
+        rc = store_query(s, "INSERT INTO schema_migrations (version) VALUES ($1)", p, 1, NULL, NULL,
+                         NULL, err);
     }
     if (rc != ERR_OK) {
         store_tx_rollback(s);

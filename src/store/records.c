@@ -16,7 +16,7 @@
 /* ---- entities ---- */
 
 #define ENTITY_COLS                                                                                \
-    "id, kind, status, name, uscc, country, contact_name, contact_email, contact_phone, "         \
+    "id, kind, status, name, uscc, country, contact_name, contact_email, contact_phone, "          \
     "public_key, specialities, created_ms, updated_ms, log_index"
 #define ENTITY_NCOLS 14
 
@@ -52,8 +52,7 @@ static enum err entity_from_row(struct store_entity *e, const struct store_value
     return rc;
 }
 
-static enum err entity_one_cb(void *ctx, const struct store_value *c, size_t n,
-                              struct errbuf *err)
+static enum err entity_one_cb(void *ctx, const struct store_value *c, size_t n, struct errbuf *err)
 {
     struct store_entity *e = ctx;
     enum err rc = entity_from_row(e, c, n, err);
@@ -121,9 +120,8 @@ enum err store_entity_count_uscc(struct store *s, const char *uscc, int64_t *cou
 {
     struct store_value p[] = {store_text(uscc)};
     *count = 0;
-    return store_query(s,
-                       "SELECT COUNT(*) FROM entities WHERE uscc = $1 AND status <> 'rejected'", p,
-                       1, count_cb, count, NULL, err);
+    return store_query(s, "SELECT COUNT(*) FROM entities WHERE uscc = $1 AND status <> 'rejected'",
+                       p, 1, count_cb, count, NULL, err);
 }
 
 enum err store_entity_count(struct store *s, int64_t *count, struct errbuf *err)
@@ -147,8 +145,7 @@ struct page_ctx {
     size_t cap;
 };
 
-static enum err entity_page_cb(void *ctx, const struct store_value *c, size_t n,
-                               struct errbuf *err)
+static enum err entity_page_cb(void *ctx, const struct store_value *c, size_t n, struct errbuf *err)
 {
     struct page_ctx *pc = ctx;
     ASSERT(pc->page->count < pc->cap);
@@ -253,8 +250,8 @@ enum err store_entity_list(struct store *s, const struct store_entity_filter *f,
     if (page->count > f->limit) {
         page->count = f->limit;
         const struct store_entity *last = &page->items[page->count - 1];
-        snprintf(page->next_cursor, sizeof(page->next_cursor), "%" PRId64 ".%s",
-                 last->created_ms, last->id);
+        snprintf(page->next_cursor, sizeof(page->next_cursor), "%" PRId64 ".%s", last->created_ms,
+                 last->id);
     }
     return ERR_OK;
 }
@@ -293,9 +290,9 @@ static enum err cert_from_row(struct store_cert *c, const struct store_value *v,
 enum err store_cert_insert(struct store *s, const struct store_cert *c, struct errbuf *err)
 {
     struct store_value p[] = {
-        store_text(c->id),        store_text(c->entity_id), store_text(c->type),
-        store_text(c->status),    store_int(c->issued_ms),  store_int(c->revoked_ms),
-        store_text(c->reason),    store_int(c->log_index),  store_int(c->revoke_log_index),
+        store_text(c->id),     store_text(c->entity_id), store_text(c->type),
+        store_text(c->status), store_int(c->issued_ms),  store_int(c->revoked_ms),
+        store_text(c->reason), store_int(c->log_index),  store_int(c->revoke_log_index),
     };
     return store_query(s,
                        "INSERT INTO certificates (" CERT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, "
@@ -323,8 +320,7 @@ static enum err cert_one_cb(void *ctx, const struct store_value *v, size_t n, st
     return cert_from_row(ctx, v, n, err);
 }
 
-enum err store_cert_get(struct store *s, const char *id, struct store_cert *out,
-                        struct errbuf *err)
+enum err store_cert_get(struct store *s, const char *id, struct store_cert *out, struct errbuf *err)
 {
     struct store_value p[] = {store_text(id)};
     out->id[0] = '\0';
@@ -358,8 +354,7 @@ static enum err array_grow(struct array_ctx *a, struct errbuf *err)
     return ERR_OK;
 }
 
-static enum err cert_list_cb(void *ctx, const struct store_value *v, size_t n,
-                             struct errbuf *err)
+static enum err cert_list_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err)
 {
     struct array_ctx *a = ctx;
     enum err rc = array_grow(a, err);
@@ -396,17 +391,16 @@ enum err store_cert_list(struct store *s, const char *entity_id, struct store_ce
 
 enum err store_review_insert(struct store *s, const struct store_review *r, struct errbuf *err)
 {
-    struct store_value p[] = {store_int(r->log_index),  store_text(r->entity_id),
-                              store_text(r->decision),  store_text(r->reason),
-                              store_text(r->actor),     store_int(r->at_ms)};
+    struct store_value p[] = {store_int(r->log_index), store_text(r->entity_id),
+                              store_text(r->decision), store_text(r->reason),
+                              store_text(r->actor),    store_int(r->at_ms)};
     return store_query(s,
                        "INSERT INTO reviews (log_index, entity_id, decision, reason, actor, at_ms)"
                        " VALUES ($1, $2, $3, $4, $5, $6)",
                        p, ARRAY_LEN(p), NULL, NULL, NULL, err);
 }
 
-static enum err review_list_cb(void *ctx, const struct store_value *v, size_t n,
-                               struct errbuf *err)
+static enum err review_list_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err)
 {
     struct array_ctx *a = ctx;
     if (n != 6) {
@@ -483,12 +477,11 @@ static enum err key_one_cb(void *ctx, const struct store_value *v, size_t n, str
 
 enum err store_api_key_insert(struct store *s, const struct store_api_key *k, struct errbuf *err)
 {
-    struct store_value p[] = {store_text(k->id),          store_text(k->entity_id),
-                              store_text(k->label),       store_text(k->secret_hash),
-                              store_int(k->created_ms),   store_int(k->revoked_ms),
+    struct store_value p[] = {store_text(k->id),        store_text(k->entity_id),
+                              store_text(k->label),     store_text(k->secret_hash),
+                              store_int(k->created_ms), store_int(k->revoked_ms),
                               store_int(k->log_index)};
-    return store_query(s,
-                       "INSERT INTO api_keys (" KEY_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    return store_query(s, "INSERT INTO api_keys (" KEY_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7)",
                        p, ARRAY_LEN(p), NULL, NULL, NULL, err);
 }
 
@@ -522,8 +515,8 @@ enum err store_api_key_find_hash(struct store *s, const char *secret_hash,
 {
     struct store_value p[] = {store_text(secret_hash)};
     out->id[0] = '\0';
-    enum err rc = store_query(s, "SELECT " KEY_COLS " FROM api_keys WHERE secret_hash = $1", p,
-                              1, key_one_cb, out, NULL, err);
+    enum err rc = store_query(s, "SELECT " KEY_COLS " FROM api_keys WHERE secret_hash = $1", p, 1,
+                              key_one_cb, out, NULL, err);
     if (rc == ERR_OK && out->id[0] == '\0') {
         return err_set(err, ERR_NOT_FOUND, "", "no such api key");
     }

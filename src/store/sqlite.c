@@ -82,8 +82,9 @@ static enum err sqlite_open(const char *uri, void **out, struct errbuf *err)
     }
     sqlite3_busy_timeout(d->db, SQLITE_BUSY_MS);
     sqlite3_extended_result_codes(d->db, 1);
-    e = sqlite_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                       "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY",
+    e = sqlite_exec(d,
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY",
                     err);
     if (e != ERR_OK) {
         goto out;
@@ -169,8 +170,7 @@ static enum err sqlite_bind(struct sqlite_db *d, sqlite3_stmt *stmt,
     return ERR_OK;
 }
 
-static enum err sqlite_row(sqlite3_stmt *stmt, store_row_cb *row_cb, void *ctx,
-                           struct errbuf *err)
+static enum err sqlite_row(sqlite3_stmt *stmt, store_row_cb *row_cb, void *ctx, struct errbuf *err)
 {
     struct store_value cols[SQLITE_COLS_MAX];
     int n = sqlite3_column_count(stmt);

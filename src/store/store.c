@@ -180,8 +180,7 @@ enum err store__copy_text(char *dst, size_t cap, const struct store_value *v, st
         return ERR_OK;
     }
     if (v->type != STORE_TEXT || v->len >= cap) {
-        return err_set(err, ERR_CORRUPT, "", "stored text column does not fit (%zu bytes)",
-                       v->len);
+        return err_set(err, ERR_CORRUPT, "", "stored text column does not fit (%zu bytes)", v->len);
     }
     memcpy(dst, v->s, v->len);
     dst[v->len] = '\0';

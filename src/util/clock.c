@@ -80,8 +80,9 @@ void clock_format_rfc3339(int64_t ms, char out[CLOCK_RFC3339_LEN])
     civil_from_days(days, &y, &m, &d);
     ASSERT(y >= 0 && y <= 9999);
     /* Digits written by hand: snprintf cannot prove to the compiler that they fit. */
-    const int fields[7] = {(int)y, (int)m, (int)d, (int)(rem / 3600), (int)(rem / 60 % 60),
-                           (int)(rem % 60), (int)milli};
+    const int fields[7] = {
+        (int)y,          (int)m,    (int)d, (int)(rem / 3600), (int)(rem / 60 % 60),
+        (int)(rem % 60), (int)milli};
     const int widths[7] = {4, 2, 2, 2, 2, 2, 3};
     const char seps[7] = {'-', '-', 'T', ':', ':', '.', 'Z'};
     size_t pos = 0;
@@ -117,8 +118,7 @@ enum err clock_parse_rfc3339(const char *s, int64_t *ms)
     ASSERT(ms != NULL);
     size_t len = strlen(s);
     int y, mo, d, h, mi, se, milli = 0;
-    if (len < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-        s[16] != ':') {
+    if (len < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':') {
         return ERR_INVALID;
     }
     if (parse_digits(s, 4, &y) || parse_digits(s + 5, 2, &mo) || parse_digits(s + 8, 2, &d) ||

@@ -22,8 +22,8 @@ enum err file_read(const char *path, size_t max, char **out, size_t *len, struct
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        return err_set(err, e == ENOENT ? ERR_NOT_FOUND : ERR_IO, "", "cannot open '%s': %s",
-                       path, strerror(e));
+        return err_set(err, e == ENOENT ? ERR_NOT_FOUND : ERR_IO, "", "cannot open '%s': %s", path,
+                       strerror(e));
     }
     struct buf b;
     buf_init(&b, max);
@@ -72,8 +72,7 @@ static enum err fsync_dir_of(const char *path, struct errbuf *err)
     int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     enum err rc = ERR_OK;
     if (fd < 0 || fsync(fd) != 0) {
-        rc = err_set(err, ERR_IO, "", "cannot sync directory of '%s': %s", path,
-                     strerror(errno));
+        rc = err_set(err, ERR_IO, "", "cannot sync directory of '%s': %s", path, strerror(errno));
     }
     if (fd >= 0) {
         close(fd);

@@ -54,7 +54,7 @@ enum err {
     ERR_LIMIT,        /* a size or count limit was reached */
     ERR_UNAUTHORIZED, /* no or unknown credentials */
     ERR_FORBIDDEN,    /* the credentials are known but may not do this */
-    ERR_BAD_STATE,        /* the object's state does not allow this transition */
+    ERR_BAD_STATE,    /* the object's state does not allow this transition */
     ERR_UNAVAILABLE,  /* a dependency (database, disk) is unreachable for now */
     ERR__COUNT
 };
