@@ -30,6 +30,8 @@ UNIT_SRCS := $(wildcard tests/unit/*_test.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 
+.SECONDARY: $(OBJS) $(TOBJS)
+
 .PHONY: all deps test check unit e2e fuzz fuzz-smoke format format-check tidy valgrind run clean bench
 
 all: $(BUILD)/bourse
