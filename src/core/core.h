@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "store/store.h"
+#include "tlog/tlog.h"
 #include "util/util.h"
 
 /* ---- vocabulary ------------------------------------------------------------------------- */
@@ -107,6 +108,9 @@ struct core {
     const struct rng *rng;
     /* Key for the keyed hash (BLAKE2b) under which API key secrets are stored. */
     unsigned char api_key_hash_key[32];
+    /* The log's signing key; its name is the checkpoint origin. NULL: the log is read-only
+     * on this node (another node sequences it, or a tool reads the store). */
+    const struct tlog_signer *log_signer;
 };
 
 /* The authenticated caller of an operation. An anonymous caller has id[0] == '\0'. */
@@ -213,6 +217,42 @@ enum err core_authenticate(struct core *c, const char *secret, struct core_princ
 
 /* 1 if the principal is verified (suspended and unverified entities may only read themselves). */
 int core_principal_active(const struct core_principal *who);
+
+/* ---- the transparency log ---------------------------------------------------------------- */
+
+/* How many events one integration takes at most: bounds the transaction and the latency. */
+#define CORE_LOG_BATCH_MAX 4096
+
+/*
+ * Integrates events that are not yet in the Merkle tree: in one store transaction, hashes up to
+ * batch_max new leaves (RFC 9162), stores the tree's new hashes, and signs and stores a
+ * checkpoint for the new size. *tree_size is the size of the newest checkpoint afterwards
+ * (unchanged when nothing was pending). Needs c->log_signer. Deterministic: a crash before
+ * the commit leaves nothing, and the retried batch produces the same tree.
+ */
+enum err core_log_integrate(struct core *c, size_t batch_max, int64_t *tree_size,
+                            struct errbuf *err);
+
+/* The newest checkpoint; ERR_NOT_FOUND before the first integration. Caller releases it. */
+enum err core_log_checkpoint(struct core *c, struct store_checkpoint *out, struct errbuf *err);
+
+/* Inclusion proof of leaf index in the tree of tree_size leaves (0: the newest checkpoint's
+ * size, returned in *tree_size). ERR_INVALID unless index < tree_size <= newest size. */
+enum err core_log_prove_inclusion(struct core *c, int64_t index, int64_t *tree_size,
+                                  struct tlog_proof *proof, struct errbuf *err);
+
+/* Consistency proof from old_size to new_size (0: the newest size). ERR_INVALID unless
+ * 1 <= old_size <= new_size <= newest size. */
+enum err core_log_prove_consistency(struct core *c, int64_t old_size, int64_t *new_size,
+                                    struct tlog_proof *proof, struct errbuf *err);
+
+/* The bytes of a hash tile or an entry bundle (c2sp tlog-tiles) within the newest checkpoint.
+ * ERR_NOT_FOUND if the tile is beyond it. Appends to out. */
+enum err core_log_tile(struct core *c, const struct tlog_tile *tile, struct buf *out,
+                       struct errbuf *err);
+
+/* One integrated entry by index; ERR_NOT_FOUND beyond the newest checkpoint. */
+enum err core_log_entry(struct core *c, int64_t index, struct store_event *out, struct errbuf *err);
 
 /* ---- bootstrap -------------------------------------------------------------------------- */
 

@@ -440,6 +440,14 @@ const struct http_route http__routes[] = {
      HTTP_ROUTE_AUTH | HTTP_ROUTE_MUTATION},
     {"POST", "/v1/entities/{id}/keys", key_create, HTTP_ROUTE_AUTH | HTTP_ROUTE_MUTATION},
     {"DELETE", "/v1/keys/{kid}", key_revoke, HTTP_ROUTE_AUTH | HTTP_ROUTE_MUTATION},
+    {"GET", "/log/checkpoint", http__log_checkpoint_text, 0},
+    {"GET", "/log/key", http__log_key, 0},
+    {"GET", "/log/{path*}", http__log_tile, 0},
+    {"GET", "/v1/log/checkpoint", http__log_checkpoint, 0},
+    {"GET", "/v1/log/entries/{index}", http__log_entry, 0},
+    {"GET", "/v1/log/proofs/inclusion", http__log_inclusion, 0},
+    {"GET", "/v1/log/proofs/consistency", http__log_consistency, 0},
+    {"GET", "/v1/events", http__events, HTTP_ROUTE_AUTH},
 };
 
 const size_t http__routes_count = ARRAY_LEN(http__routes);

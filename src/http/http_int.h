@@ -42,6 +42,7 @@ struct http_response {
     char *text;   /* owned; sent as is with content_type (used when body is NULL) */
     size_t text_len;
     const char *content_type;
+    const char *cache_control; /* NULL: "no-store" */
     char location[256];
 };
 
@@ -64,13 +65,27 @@ struct http_route {
 };
 
 extern const struct http_route http__routes[];
+/* The log's routes, appended to the table by entities.c. */
+http_handler_fn http__log_checkpoint_text, http__log_key, http__log_tile, http__log_checkpoint,
+    http__log_entry, http__log_inclusion, http__log_consistency, http__events;
 extern const size_t http__routes_count;
 
 struct http_server {
     struct core core;
     const char *data_dir;
     const char *listen;
+    char log_verifier[TLOG_VERIFIER_KEY_MAX]; /* published at /log/key */
+    int64_t log_size;                         /* newest checkpoint's tree size */
+    int64_t log_last_ms;                      /* monotonic ms of the last integration */
 };
+
+/* How often the event loop integrates new events into the log, at most. */
+#define HTTP_LOG_TICK_MS 100
+/* Time one tick may spend catching up before it lets requests in again. */
+#define HTTP_LOG_TICK_BUDGET_MS 50
+
+/* Integrates pending events when HTTP_LOG_TICK_MS has passed (force: now). */
+void http__log_tick(struct http_server *srv, int force);
 
 /* Router: finds the route for (method, path), filling req->params. Returns the index, or -1
  * with *path_matched set when only the method is wrong. */

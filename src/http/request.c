@@ -109,7 +109,19 @@ static int route_match(const char *pattern, const char *path, struct http_reques
         if (!segment_next(&pp, &ps, &pl) || !segment_next(&tp, &ts, &tl)) {
             return 0;
         }
-        if (pl >= 2 && ps[0] == '{' && ps[pl - 1] == '}') {
+        if (pl >= 3 && ps[0] == '{' && ps[pl - 2] == '*' && ps[pl - 1] == '}') {
+            /* "{name*}" takes the rest of the path, slashes included. */
+            size_t rest = strlen(ts);
+            if (rest == 0 || rest >= sizeof(req->params[0].value) || n == HTTP_PARAMS_MAX ||
+                pl - 3 >= sizeof(req->params[0].name)) {
+                return 0;
+            }
+            memcpy(req->params[n].name, ps + 1, pl - 3);
+            req->params[n].name[pl - 3] = '\0';
+            memcpy(req->params[n].value, ts, rest + 1);
+            n++;
+            tp = ts + rest;
+        } else if (pl >= 2 && ps[0] == '{' && ps[pl - 1] == '}') {
             if (tl == 0 || tl >= sizeof(req->params[0].value) || n == HTTP_PARAMS_MAX ||
                 pl - 2 >= sizeof(req->params[0].name)) {
                 return 0;

@@ -9,6 +9,8 @@
  *                     encryption keys; a copy of the database without it cannot authenticate
  *   operator.ed25519  the operator's Ed25519 seed (base64), the exchange's signing identity
  *   operator.key      the operator's first API key, written before the store commits it
+ *   log.key           the transparency log's signing key (Go note signer format); its name
+ *                     is the log's origin, fixed at first start by log_origin
  */
 #include "util/compat.h"
 #include "http/http.h"
@@ -31,6 +33,7 @@ struct serve_config {
     char data[SERVE_PATH_MAX];
     char db[SERVE_PATH_MAX];
     char log_level[16];
+    char log_origin[TLOG_ORIGIN_MAX + 1];
 };
 
 static enum err config_set(struct serve_config *cfg, const char *name, const char *value,
@@ -45,6 +48,7 @@ static enum err config_set(struct serve_config *cfg, const char *name, const cha
         {"data", cfg->data, sizeof(cfg->data)},
         {"db", cfg->db, sizeof(cfg->db)},
         {"log_level", cfg->log_level, sizeof(cfg->log_level)},
+        {"log_origin", cfg->log_origin, sizeof(cfg->log_origin)},
     };
     for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
         if (strcmp(keys[i].name, name) == 0) {
@@ -113,7 +117,9 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bourse serve [--listen HOST:PORT] [--data DIR] [--db URI]\n"
                     "                    [--config FILE] [--log-level debug|info|warn|error]\n"
-                    "environment: BOURSE_LISTEN, BOURSE_DATA, BOURSE_DB, BOURSE_CONFIG\n");
+                    "                    [--log-origin NAME]\n"
+                    "environment: BOURSE_LISTEN, BOURSE_DATA, BOURSE_DB, BOURSE_CONFIG,\n"
+                    "             BOURSE_LOG_ORIGIN\n");
 }
 
 static enum err config_load(int argc, char **argv, struct serve_config *cfg, struct errbuf *err)
@@ -150,6 +156,9 @@ static enum err config_load(int argc, char **argv, struct serve_config *cfg, str
             break;
         case 'v':
             rc = config_set(&flags, "log_level", optarg, err);
+            break;
+        case 'o':
+            rc = config_set(&flags, "log_origin", optarg, err);
             break;
         case 'c':
             config_path = optarg;
@@ -189,8 +198,8 @@ static enum err config_load(int argc, char **argv, struct serve_config *cfg, str
             return ERR_LIMIT;
         }
     }
-    const char *names[] = {"listen", "data", "db", "log_level"};
-    const char *values[] = {flags.listen, flags.data, flags.db, flags.log_level};
+    const char *names[] = {"listen", "data", "db", "log_level", "log_origin"};
+    const char *values[] = {flags.listen, flags.data, flags.db, flags.log_level, flags.log_origin};
     for (size_t i = 0; i < ARRAY_LEN(names); i++) {
         if (values[i][0] != '\0') {
             config_set(cfg, names[i], values[i], err);
@@ -287,6 +296,66 @@ static enum err load_operator_key(const struct serve_config *cfg, char pk_b64[ST
     return ERR_OK;
 }
 
+/*
+ * Loads `<data>/log.key`, creating it on first start with the configured origin (default
+ * "bourse.local/log/<16 random hex>", unique per exchange) as its name. The origin of an
+ * existing log never changes: a different configured origin is an error.
+ */
+static enum err load_log_key(const struct serve_config *cfg, struct tlog_signer *signer,
+                             struct errbuf *err)
+{
+    char path[SERVE_PATH_MAX];
+    enum err rc = data_path(path, cfg, "log.key", err);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    char *data = NULL;
+    size_t len = 0;
+    rc = file_read(path, TLOG_SIGNER_KEY_MAX + 2, &data, &len, err);
+    if (rc == ERR_OK) {
+        while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r')) {
+            len--;
+        }
+        rc = tlog_signer_parse(data, len, signer, err);
+        sodium_memzero(data, len);
+        mem_free(data);
+        if (rc == ERR_OK && cfg->log_origin[0] != '\0' &&
+            strcmp(cfg->log_origin, signer->name) != 0) {
+            rc = err_set(err, ERR_INVALID, "log_origin",
+                         "the log's origin is '%s' and cannot become '%s'", signer->name,
+                         cfg->log_origin);
+        }
+        return rc;
+    }
+    if (rc != ERR_NOT_FOUND) {
+        return rc;
+    }
+    char name[TLOG_ORIGIN_MAX + 1];
+    if (cfg->log_origin[0] != '\0') {
+        snprintf(name, sizeof(name), "%s", cfg->log_origin);
+    } else {
+        unsigned char r[8];
+        char hex[17];
+        randombytes_buf(r, sizeof(r));
+        sodium_bin2hex(hex, sizeof(hex), r, sizeof(r));
+        snprintf(name, sizeof(name), "bourse.local/log/%s", hex);
+    }
+    uint8_t seed[TLOG_SEED_LEN];
+    randombytes_buf(seed, sizeof(seed));
+    rc = tlog_signer_from_seed(name, seed, signer, err);
+    sodium_memzero(seed, sizeof(seed));
+    if (rc != ERR_OK) {
+        return err_set(err, ERR_INVALID, "log_origin", "bad log origin '%s': %s", name, err->msg);
+    }
+    char line[TLOG_SIGNER_KEY_MAX + 1];
+    tlog_signer_format(signer, line);
+    size_t n = strlen(line);
+    line[n] = '\n';
+    rc = file_write_atomic(path, line, n + 1, 0600, FILE_EXCL, err);
+    sodium_memzero(line, sizeof(line));
+    return rc;
+}
+
 /* Creates the operator on an empty exchange. The key file is written and synced inside the
  * store transaction, before the commit, so a crash leaves either both or (harmlessly) a key
  * file for an operator that a restart creates afresh. */
@@ -339,12 +408,17 @@ int http_serve_main(int argc, char **argv)
     unsigned char secret[32];
     char pk_b64[STORE_PUBKEY_MAX];
     int created = 0;
+    struct tlog_signer log_signer;
+    memset(&log_signer, 0, sizeof(log_signer));
     rc = file_mkdirs(cfg.data, 0700, &err);
     if (rc == ERR_OK) {
         rc = load_secret(&cfg, secret, &err);
     }
     if (rc == ERR_OK) {
         rc = load_operator_key(&cfg, pk_b64, &err);
+    }
+    if (rc == ERR_OK) {
+        rc = load_log_key(&cfg, &log_signer, &err);
     }
     if (rc == ERR_OK && cfg.db[0] == '\0') {
         rc = data_path(db, &cfg, "bourse.db", &err);
@@ -365,6 +439,10 @@ int http_serve_main(int argc, char **argv)
     sodium_memzero(secret, sizeof(secret));
     srv.data_dir = cfg.data;
     srv.listen = cfg.listen;
+    srv.core.log_signer = &log_signer;
+    struct tlog_verifier verifier;
+    tlog_signer_verifier(&log_signer, &verifier);
+    tlog_verifier_format(&verifier, srv.log_verifier);
     rc = bootstrap(&srv, &cfg, pk_b64, &created, &err);
     if (rc != ERR_OK) {
         fprintf(stderr, "error: cannot create the operator: %s\n", err.msg);
@@ -374,6 +452,8 @@ int http_serve_main(int argc, char **argv)
            store_backend_name(srv.core.store), cfg.data);
     printf("bourse: operator api key %s %s/operator.key\n", created ? "written to" : "is in",
            cfg.data);
+    http__log_tick(&srv, 1);
+    printf("bourse: transparency log %s, key %s\n", log_signer.name, srv.log_verifier);
     printf("bourse: stop with Ctrl-C or kill -TERM %ld\n", (long)getpid());
     fflush(stdout);
     code = http__run(&srv, &err);
@@ -382,5 +462,6 @@ int http_serve_main(int argc, char **argv)
     }
 out:
     store_close(srv.core.store);
+    tlog_signer_release(&log_signer);
     return code;
 }

@@ -280,8 +280,9 @@ static void send_response(h2o_req_t *hreq, struct http_response *res, int replay
     hreq->res.status = res->status;
     hreq->res.reason = reason_for(res->status);
     h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ct, strlen(ct));
-    h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                   H2O_STRLIT("no-store"));
+    const char *cache = res->cache_control != NULL ? res->cache_control : "no-store";
+    h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, cache,
+                   strlen(cache));
     if (res->location[0] != '\0') {
         h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_LOCATION, NULL,
                        h2o_strdup(&hreq->pool, res->location, SIZE_MAX).base,
@@ -416,7 +417,8 @@ int http__run(struct http_server *srv, struct errbuf *err)
     h2o_socket_read_start(listener, on_accept);
 
     while (!stop_requested) {
-        h2o_evloop_run(h2o_ctx.loop, 1000);
+        h2o_evloop_run(h2o_ctx.loop, HTTP_LOG_TICK_MS);
+        http__log_tick(srv, 0);
     }
     log_msg(LOG_INFO, "shutting down: draining connections");
     h2o_socket_read_stop(listener);
@@ -427,6 +429,7 @@ int http__run(struct http_server *srv, struct errbuf *err)
                                                !h2o_linklist_is_empty(&h2o_ctx.http2._conns))) {
         h2o_evloop_run(h2o_ctx.loop, 100);
     }
+    http__log_tick(srv, 1);
     log_msg(LOG_INFO, "stopped");
     return 0;
 }

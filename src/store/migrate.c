@@ -77,6 +77,14 @@ const struct store_migration store__migrations[] = {
         "  body TEXT NOT NULL,"
         "  created_ms BIGINT NOT NULL,"
         "  PRIMARY KEY (principal, key));"},
+    {2, "CREATE TABLE tlog_hashes ("
+        "  id BIGINT PRIMARY KEY,"
+        "  hash TEXT NOT NULL);"
+        "CREATE TABLE tlog_checkpoints ("
+        "  tree_size BIGINT PRIMARY KEY,"
+        "  root_hash TEXT NOT NULL,"
+        "  note TEXT NOT NULL,"
+        "  created_ms BIGINT NOT NULL);"},
 };
 
 const size_t store__migrations_count = ARRAY_LEN(store__migrations);

@@ -5,9 +5,9 @@
  *
  * Two layers:
  *   - a backend, `const struct store_ops`, speaks one SQL engine: open, exec, parameterised
- *     query with a row callback. SQLite (embedded default) now; PostgreSQL implements the
- *     same table. SQL above the backend is the portable subset both engines accept: `$1`
- *     placeholders, BIGINT and TEXT columns only, INSERT ... ON CONFLICT, no engine functions.
+ *     query with a row callback: SQLite (embedded default) and PostgreSQL (scale-out). SQL above
+ * the backend is the portable subset both engines accept: `$1` placeholders, BIGINT and TEXT
+ * columns only, INSERT ... ON CONFLICT, no engine functions.
  *   - the record functions (store_entity_insert, store_event_append, ...) written once on
  *     top of the backend.
  *
@@ -63,14 +63,18 @@ struct store_ops {
 };
 
 extern const struct store_ops store_sqlite_ops;
+/* PostgreSQL on libpq: one connection per store, writers serialised by an advisory lock;
+ * see postgres.c and docs/decisions/0002-postgres-isolation.md. */
+extern const struct store_ops store_postgres_ops;
 
 struct store;
 
 /*
  * Opens a store. `uri` is "postgres://..." / "postgresql://..." for PostgreSQL, otherwise the
  * path of the SQLite database file (created if absent). Applies pending migrations. Caller
- * frees with store_close. ERR_IO when the database cannot be opened, ERR_CORRUPT when its
- * schema is newer than this binary knows.
+ * frees with store_close. ERR_IO when the database cannot be opened, ERR_UNAVAILABLE when a
+ * PostgreSQL server cannot be reached, ERR_INVALID (field "db") for a malformed postgres
+ * URL, ERR_CORRUPT when its schema is newer than this binary knows.
  */
 enum err store_open(const char *uri, struct store **out, struct errbuf *err);
 void store_close(struct store *s); /* accepts NULL */
@@ -256,6 +260,37 @@ enum err store_event_count(struct store *s, int64_t *count, struct errbuf *err);
  * store_event_release and frees the array with mem_free). */
 enum err store_event_range(struct store *s, int64_t from, size_t max, struct store_event **out,
                            size_t *count, struct errbuf *err);
+
+/* ---- transparency log state ---------------------------------------------------------------- */
+
+/*
+ * The Merkle tree's stored hashes (tlog's dense index of complete subtrees) and the signed
+ * checkpoints. The store keeps bytes; the tree arithmetic is tlog's.
+ */
+#define STORE_TLOG_HASH_LEN 32
+
+/* Reads count hashes by stored index. ERR_CORRUPT if one is missing or malformed. */
+enum err store_tlog_hashes_read(struct store *s, const uint64_t *ids, size_t count,
+                                uint8_t (*out)[STORE_TLOG_HASH_LEN], struct errbuf *err);
+/* Writes one hash; ERR_CONFLICT if that index is already stored. */
+enum err store_tlog_hash_write(struct store *s, uint64_t id,
+                               const uint8_t hash[STORE_TLOG_HASH_LEN], struct errbuf *err);
+
+struct store_checkpoint {
+    int64_t tree_size;
+    uint8_t root_hash[STORE_TLOG_HASH_LEN];
+    char *note; /* owned: the signed note */
+    int64_t created_ms;
+};
+
+void store_checkpoint_release(struct store_checkpoint *c);
+enum err store_checkpoint_put(struct store *s, const struct store_checkpoint *c,
+                              struct errbuf *err);
+/* The newest checkpoint (largest tree), or ERR_NOT_FOUND on an empty log. */
+enum err store_checkpoint_latest(struct store *s, struct store_checkpoint *out, struct errbuf *err);
+/* The checkpoint issued for exactly tree_size, or ERR_NOT_FOUND. */
+enum err store_checkpoint_get(struct store *s, int64_t tree_size, struct store_checkpoint *out,
+                              struct errbuf *err);
 
 /* ---- idempotency -------------------------------------------------------------------------- */
 

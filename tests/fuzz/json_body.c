@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     ASSERT(json_is_object(body));
-    static const char *const fields[] = {"kind", "name", "uscc", "country", "contact",
-                                         "public_key", NULL};
+    static const char *const fields[] = {"kind",    "name",       "uscc", "country",
+                                         "contact", "public_key", NULL};
     (void)http__json_only(body, fields, &err);
     const char *names[] = {"kind", "name", "uscc", "country", "public_key"};
     for (size_t i = 0; i < ARRAY_LEN(names); i++) {
