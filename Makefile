@@ -55,6 +55,11 @@ $(BUILD)/unit/%: tests/unit/%.c $(TOBJS)
 	@echo "  LD test $@"
 	@$(CC) $(TEST_CFLAGS) -o $@ $< $(TOBJS) $(PKG_LIBS) -lcmocka
 
+$(BUILD)/bench/%: bench/%.c $(OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $< $(OBJS) $(PKG_LIBS)
+
 # Installs the Debian packages the build and the tests need, if any is missing.
 deps:
 	@./scripts/deps.sh
@@ -64,6 +69,20 @@ unit: $(UNIT_BINS)
 
 e2e: $(BUILD)/bourse
 	BOURSE_BIN=$(abspath $(BUILD)/bourse) prove -j2 tests/e2e/
+
+# The same suites on PostgreSQL: a private cluster (scripts/pg.sh) in $(PG_DIR), stopped
+# afterwards whatever happens; the status is the tests'.
+.PHONY: e2e-pg unit-pg
+PG_DIR := build/pg
+PG_RUN = url=$$(./scripts/pg.sh start $(PG_DIR)) || exit 1; \
+	trap './scripts/pg.sh stop $(PG_DIR)' EXIT; trap 'exit 130' INT TERM;
+
+e2e-pg: $(BUILD)/bourse
+	@$(PG_RUN) BOURSE_TEST_PG=1 BOURSE_TEST_PG_URL=$$url \
+	  BOURSE_BIN=$(abspath $(BUILD)/bourse) prove -j2 tests/e2e/
+
+unit-pg: $(UNIT_BINS)
+	@$(PG_RUN) BOURSE_TEST_PG_URL=$$url $(MAKE) --no-print-directory unit
 
 # Each fuzz target is built with clang's libFuzzer and run briefly over its corpus.
 FUZZ_BUILD := build/fuzz
@@ -85,6 +104,8 @@ test: deps
 	$(MAKE) all
 	$(MAKE) format-check
 	$(MAKE) check
+	$(MAKE) e2e-pg
+	$(MAKE) unit-pg
 	$(MAKE) fuzz-smoke
 	$(MAKE) SANITIZE=address,undefined check
 

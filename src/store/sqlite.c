@@ -3,6 +3,10 @@
  * committed transaction survives power loss, and a small cache of prepared statements keyed
  * by SQL text (every statement above the backend is a static string).
  *
+ * The connection holds the database exclusively (locking_mode=EXCLUSIVE): one server per data
+ * directory, and no file-lock system call per transaction (it doubled the log's durable
+ * append rate; docs/decisions/0003-log-sequencing.md).
+ *
  * Parameters are written `$1`, `$2`, ... as PostgreSQL wants them; SQLite treats them as
  * named parameters, so they are bound by name, never by position.
  */
@@ -84,8 +88,20 @@ static enum err sqlite_open(const char *uri, void **out, struct errbuf *err)
     sqlite3_extended_result_codes(d->db, 1);
     e = sqlite_exec(d,
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY",
+                    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; "
+                    "PRAGMA locking_mode=EXCLUSIVE",
                     err);
+    /* Exclusive locking: the write lock taken here is held until close, so a second
+     * process (a second server on the same data directory) fails now, clearly. */
+    if (e == ERR_OK && sqlite3_exec(d->db, "BEGIN IMMEDIATE; COMMIT", NULL, NULL, NULL) != 0) {
+        e = ERR_UNAVAILABLE;
+    }
+    if (e == ERR_UNAVAILABLE) {
+        e = err_set(err, ERR_UNAVAILABLE, "db",
+                    "database '%s' is in use by another process (is another bourse serving "
+                    "this data directory?)",
+                    uri);
+    }
     if (e != ERR_OK) {
         goto out;
     }
