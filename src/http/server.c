@@ -328,7 +328,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
         }
     }
     send_response(hreq, &res, replayed);
-    http__metrics_record(route, method, res.status, clock_monotonic_ns() - t0);
+    int64_t elapsed_ns = clock_monotonic_ns() - t0;
+    http__metrics_record(route, method, res.status, elapsed_ns);
+    /* Access log: refusals and changes at info, reads at debug. */
+    int change = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+    log_msg(res.status >= 400 || change ? LOG_INFO : LOG_DEBUG, "%s %s %d %.3fms by %s%s%s", method,
+            req.path, res.status, (double)elapsed_ns / 1e6,
+            req.authenticated ? req.who.id : "anonymous", rc != ERR_OK ? ": " : "",
+            rc != ERR_OK ? err.msg : "");
     json_decref(req.body);
     json_decref(res.body);
     mem_free(res.text);

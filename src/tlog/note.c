@@ -26,7 +26,7 @@ static const char sig_prefix[] = "\xe2\x80\x94 ";
 #define SIG_PREFIX_LEN 4
 /* A signature line's base64: key hash and signature, 68 bytes for Ed25519. */
 #define SIG_BYTES (4 + TLOG_SIGNATURE_LEN)
-#define SIG_B64_LEN ((SIG_BYTES + 2) / 3 * 4) /* 92 */
+#define SIG_B64_LEN ((size_t)(SIG_BYTES + 2) / 3 * 4) /* 92 */
 
 _Static_assert(sizeof(sig_prefix) - 1 == SIG_PREFIX_LEN, "em dash is 3 bytes, then a space");
 _Static_assert(TLOG_PUBLIC_KEY_LEN == crypto_sign_PUBLICKEYBYTES, "Ed25519 public key");
@@ -62,8 +62,8 @@ void tlog__base64_encode(const uint8_t *in, size_t n, char *out)
         }
         out[o++] = b64_alphabet[(v >> 18) & 63];
         out[o++] = b64_alphabet[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? b64_alphabet[v & 63] : '=';
+        out[o++] = (char)(i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=');
+        out[o++] = (char)(i + 2 < n ? b64_alphabet[v & 63] : '=');
     }
     out[o] = '\0';
     ASSERT(o == base64_len(n));
@@ -268,6 +268,7 @@ static uint32_t key_hash(const char *name, size_t name_len,
 static void signer_build(const char *name, size_t name_len, const uint8_t seed[TLOG_SEED_LEN],
                          struct tlog_signer *signer)
 {
+    ASSERT(name != NULL);
     ASSERT(tlog__key_name_valid(name, name_len));
     /* The whole struct is defined, so it can be compared and copied byte for byte. */
     memset(signer->name, 0, sizeof(signer->name));
@@ -418,7 +419,7 @@ enum err tlog_verifier_parse(const char *s, size_t len, struct tlog_verifier *ve
 {
     ASSERT(s != NULL || len == 0);
     ASSERT(verifier != NULL);
-    struct key_parts parts;
+    struct key_parts parts = {NULL, 0, 0, {0}};
     enum err rc = key_split(s, len, &parts, err);
     if (rc != ERR_OK) {
         return rc;
@@ -441,7 +442,7 @@ enum err tlog_signer_parse(const char *s, size_t len, struct tlog_signer *signer
     if (len < SIGNER_PREFIX_LEN || memcmp(s, SIGNER_PREFIX, SIGNER_PREFIX_LEN) != 0) {
         return err_set(err, ERR_INVALID, "key", "malformed signer key: want 'PRIVATE+KEY+'");
     }
-    struct key_parts parts;
+    struct key_parts parts = {NULL, 0, 0, {0}};
     enum err rc = key_split(s + SIGNER_PREFIX_LEN, len - SIGNER_PREFIX_LEN, &parts, err);
     if (rc != ERR_OK) {
         return rc;

@@ -190,7 +190,7 @@ enum err tlog_inclusion_file_verify(const char *data, size_t len,
     ASSERT(verifier != NULL);
     ASSERT(leaf_hash != NULL);
     ASSERT(checkpoint != NULL);
-    struct tlog_proof_file file;
+    struct tlog_proof_file file = {0, {0, {{0}}}, NULL, 0};
     enum err rc = tlog_inclusion_file_parse(data, len, &file, err);
     if (rc != ERR_OK) {
         return rc;
@@ -224,7 +224,7 @@ enum err tlog_consistency_file_verify(const char *data, size_t len,
         return err_set(err, ERR_INVALID, "old", "old tree of %llu leaves has no proof",
                        (unsigned long long)old->tree_size);
     }
-    struct tlog_proof_file file;
+    struct tlog_proof_file file = {0, {0, {{0}}}, NULL, 0};
     enum err rc = tlog_consistency_file_parse(data, len, &file, err);
     if (rc != ERR_OK) {
         return rc;

@@ -141,7 +141,8 @@ enum err tlog_tile_parse_path(const char *path, size_t len, struct tlog_tile *ti
     static const size_t prefix_len = sizeof(TILE_PREFIX) - 1;
     static const size_t entries_len = sizeof(ENTRIES_SEGMENT) - 1;
     static const size_t suffix_len = sizeof(PARTIAL_SUFFIX) - 1;
-    if (len >= TLOG_TILE_PATH_MAX || len < prefix_len || memcmp(path, TILE_PREFIX, prefix_len)) {
+    if (len >= TLOG_TILE_PATH_MAX || len < prefix_len ||
+        memcmp(path, TILE_PREFIX, prefix_len) != 0) {
         goto invalid;
     }
     size_t at = prefix_len;

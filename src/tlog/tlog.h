@@ -72,10 +72,10 @@
 #define TLOG_READ_MAX 256
 
 #define TLOG_TILE_HEIGHT 8
-#define TLOG_TILE_WIDTH 256                                   /* 1 << TLOG_TILE_HEIGHT */
-#define TLOG_TILE_BYTES_MAX (TLOG_TILE_WIDTH * TLOG_HASH_LEN) /* 8192 */
-#define TLOG_TILE_LEVEL_MAX 63                                /* c2sp tlog-tiles: 0..63 */
-#define TLOG_TILE_LEVEL_ENTRIES (-1)                          /* tile/entries/...: a bundle */
+#define TLOG_TILE_WIDTH 256          /* 1 << TLOG_TILE_HEIGHT */
+#define TLOG_TILE_BYTES_MAX 8192     /* TLOG_TILE_WIDTH * TLOG_HASH_LEN */
+#define TLOG_TILE_LEVEL_MAX 63       /* c2sp tlog-tiles: 0..63 */
+#define TLOG_TILE_LEVEL_ENTRIES (-1) /* tile/entries/...: a bundle */
 /* No tile starts at or past leaf 2^63: N * 256 <= TLOG_TREE_SIZE_MAX. */
 #define TLOG_TILE_INDEX_MAX (TLOG_TREE_SIZE_MAX >> TLOG_TILE_HEIGHT)
 /* The longest path, "tile/entries/x036/x028/x797/x018/x963/967.p/255", is 47 bytes. */
@@ -391,8 +391,8 @@ struct tlog_proof_file {
 /*
  * Appends a c2sp.org/tlog-proof@v1 file (no extra line) to out: leaf_index, the inclusion
  * proof, a blank line, then the signed checkpoint note checkpoint[0..checkpoint_len) verbatim.
- * Errors: ERR_INVALID if proof->count > TLOG_PROOF_MAX, leaf_index > TLOG_TREE_SIZE_MAX or the
- * checkpoint is empty; ERR_LIMIT, ERR_NOMEM from out.
+ * Errors: ERR_INVALID if proof->count > TLOG_PROOF_MAX, leaf_index >= TLOG_TREE_SIZE_MAX, or
+ * the checkpoint is empty or over TLOG_NOTE_MAX bytes; ERR_LIMIT, ERR_NOMEM from out.
  */
 enum err tlog_inclusion_file_format(uint64_t leaf_index, const struct tlog_proof *proof,
                                     const char *checkpoint, size_t checkpoint_len, struct buf *out,
@@ -422,7 +422,8 @@ enum err tlog_inclusion_file_verify(const char *data, size_t len,
  * Appends a bourse/tlog-consistency-proof@v1 file to out: old_size, the consistency proof,
  * a blank line, then the new tree's signed checkpoint note verbatim.
  * Errors: ERR_INVALID if proof->count > TLOG_PROOF_MAX, old_size is 0 or over
- * TLOG_TREE_SIZE_MAX, or the checkpoint is empty; ERR_LIMIT, ERR_NOMEM from out.
+ * TLOG_TREE_SIZE_MAX, or the checkpoint is empty or over TLOG_NOTE_MAX bytes; ERR_LIMIT,
+ * ERR_NOMEM from out.
  */
 enum err tlog_consistency_file_format(uint64_t old_size, const struct tlog_proof *proof,
                                       const char *checkpoint, size_t checkpoint_len,

@@ -12,7 +12,7 @@
 
 _Static_assert(TLOG_HASH_LEN == 32, "SHA-256");
 _Static_assert(TLOG_TILE_WIDTH == 1 << TLOG_TILE_HEIGHT, "tile width is 2^height");
-_Static_assert(TLOG_TILE_BYTES_MAX == 8192, "c2sp tlog-tiles: a full tile is 8192 bytes");
+_Static_assert(TLOG_TILE_BYTES_MAX == TLOG_TILE_WIDTH * TLOG_HASH_LEN, "a full tile: 8192 bytes");
 _Static_assert(TLOG_READ_MAX >= TLOG_TILE_WIDTH, "a tile is one read");
 _Static_assert(TLOG_ENTRY_MAX == UINT16_MAX, "bundle length prefix is a uint16");
 _Static_assert(TLOG_PROOF_MAX >= 63, "a proof over 2^63 - 1 leaves has at most 63 hashes");

@@ -1100,10 +1100,10 @@ static void test_tlog__tiles_of_a_70000_leaf_tree(void **state)
     assert_non_null(buf);
     struct tlog_tile t0 = {0, 3, 256};
     assert_int_equal(tlog_tile_read(&t0, N, &r, buf, TLOG_TILE_BYTES_MAX, NULL), ERR_OK);
-    assert_memory_equal(buf, leaves[3 * 256], TLOG_TILE_BYTES_MAX);
+    assert_memory_equal(buf, leaves[(size_t)3 * 256], TLOG_TILE_BYTES_MAX);
     struct tlog_tile tp = {0, 273, 112};
-    assert_int_equal(tlog_tile_read(&tp, N, &r, buf, 112 * 32, NULL), ERR_OK);
-    assert_memory_equal(buf, leaves[273 * 256], 112 * 32);
+    assert_int_equal(tlog_tile_read(&tp, N, &r, buf, (size_t)112 * 32, NULL), ERR_OK);
+    assert_memory_equal(buf, leaves[(size_t)273 * 256], (size_t)112 * 32);
     /* Level 1: hash i is the root of leaves [(256 + i) * 256, ...) for tile 1. */
     struct tlog_tile t1 = {1, 1, 17};
     assert_int_equal(tlog_tile_read(&t1, N, &r, buf, TLOG_TILE_BYTES_MAX, NULL), ERR_OK);
@@ -1289,7 +1289,7 @@ static void test_tlog__go_note_vectors_verify_byte_for_byte(void **state)
         buf_release(&bad);
     }
     /* Go: 101 signatures is too many (even if all are valid). */
-    buf_init(&bad, TLOG_NOTE_MAX * 2);
+    buf_init(&bad, 2 * (size_t)TLOG_NOTE_MAX);
     assert_int_equal(buf_append_str(&bad, peter_text), ERR_OK);
     assert_int_equal(buf_append_str(&bad, "\n"), ERR_OK);
     for (int i = 0; i < 101; i++) {
