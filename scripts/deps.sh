@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev clang-format
 libh2o-evloop-dev libssl-dev zlib1g-dev libjansson-dev libsodium-dev libsqlite3-dev
 libcurl4-openssl-dev libpq-dev libcmocka-dev
-postgresql postgresql-contrib curl jq perl wrk nginx-light sqlite3 valgrind"
+postgresql postgresql-contrib curl jq perl python3 wrk nginx-light sqlite3 valgrind"
 
 missing=""
 for p in $PKGS; do

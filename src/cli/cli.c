@@ -20,7 +20,7 @@
 /* Every noun's command table; usage lists them in this order. */
 static const struct cli_command *const command_tables[] = {
     cli__key_commands,  cli__health_commands, cli__entity_commands,
-    cli__cert_commands, cli__apikey_commands,
+    cli__cert_commands, cli__apikey_commands, cli__log_commands,
 };
 
 static const char *env_getenv(void *ctx, const char *name)

@@ -9,7 +9,7 @@
  *   request.c  the one request function, the libcurl transport, problem reports, JSON output
  *   output.c   human rendering helpers (safe text, aligned fields)
  *   key.c      key files and `bourse key gen`
- *   health.c, entity.c, cert.c, apikey.c: one file per noun, each with its command rows
+ *   health.c, entity.c, cert.c, apikey.c, log.c: one file per noun, each with its command rows
  *
  * Adding a noun: write its file with a `const struct cli_command cli__<noun>_commands[]` table
  * ended by an all-NULL row, and list the table in cli.c.
@@ -211,6 +211,7 @@ extern const struct cli_command cli__health_commands[];
 extern const struct cli_command cli__entity_commands[];
 extern const struct cli_command cli__cert_commands[];
 extern const struct cli_command cli__apikey_commands[];
+extern const struct cli_command cli__log_commands[];
 
 /*
  * Parses argv[0..argc-1] (what follows the verb) against cmd's options and positional names:

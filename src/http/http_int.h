@@ -18,6 +18,7 @@
 #define HTTP_QUERY_BYTES_MAX 2048
 #define HTTP_IDEM_KEY_MAX 64
 #define HTTP_PAGE_DEFAULT 20
+#define HTTP_BATCH_MAX 512 /* responses waiting for one group commit, at most */
 
 struct http_param {
     char name[16];

@@ -145,7 +145,7 @@ enum err http__log_checkpoint(struct http_server *srv, struct http_request *req,
     }
     res->body = json_pack("{s:s, s:I, s:o, s:s, s:s, s:o*}", "origin",
                           srv->core.log_signer != NULL ? srv->core.log_signer->name : "",
-                          (json_int_t)cp.tree_size, "root_hash",
+                          "tree_size", (json_int_t)cp.tree_size, "root_hash",
                           b64_json(cp.root_hash, TLOG_HASH_LEN), "note", cp.note, "verifier_key",
                           srv->log_verifier, "created_at", http__time_json(cp.created_ms));
     store_checkpoint_release(&cp);

@@ -6,6 +6,13 @@
  * route -> query -> authentication -> body -> (idempotency) -> handler -> response -> metrics.
  * Any failure on the way is one RFC 9457 problem and changes nothing.
  *
+ * Group commit: the first mutation in a loop iteration opens one store transaction; every
+ * mutation runs inside it as a savepoint (core's own transactions nest), and every response of
+ * the iteration, reads included, waits until that transaction commits at the end of the
+ * iteration (or when HTTP_BATCH_MAX responses are waiting). One fsync then makes a whole
+ * batch durable, and nothing is acknowledged before it is durable. If the commit fails, every
+ * waiting request is answered 503 and nothing of the batch is kept.
+ *
  * SIGTERM and SIGINT stop accepting, ask h2o to close idle keep-alive connections, and let
  * in-flight requests finish for up to HTTP_DRAIN_MS before the process exits.
  */
@@ -33,6 +40,34 @@ static h2o_context_t h2o_ctx;
 static h2o_accept_ctx_t h2o_accept_ctx;
 static struct http_server *server;
 static volatile sig_atomic_t stop_requested;
+
+/* A response waiting for its batch to commit. */
+struct pending {
+    h2o_req_t *req; /* NULL once h2o has disposed of the request (client gone) */
+    struct pending_ref *ref;
+    int status;
+    int replayed;
+    int route;
+    int logged_error;
+    char method[16];
+    char path[512];
+    char who[ID_MAX];
+    const char *content_type;
+    const char *cache_control;
+    char location[256];
+    char *text; /* owned */
+    size_t len;
+    int64_t t0_ns;
+};
+
+/* Lives in the request's memory pool: tells us when h2o frees the request. */
+struct pending_ref {
+    struct pending *p;
+};
+
+static struct pending *batch[HTTP_BATCH_MAX];
+static size_t batch_count;
+static int batch_open;
 
 static const char *reason_for(int status)
 {
@@ -220,6 +255,19 @@ static enum err run_idempotent(h2o_req_t *hreq, const struct http_route *route,
     return store_tx_commit(s, err);
 }
 
+/* Opens the iteration's batch transaction before the first mutation runs. */
+static enum err batch_begin(struct errbuf *err)
+{
+    if (batch_open) {
+        return ERR_OK;
+    }
+    enum err rc = store_tx_begin(server->core.store, err);
+    if (rc == ERR_OK) {
+        batch_open = 1;
+    }
+    return rc;
+}
+
 static enum err dispatch(h2o_req_t *hreq, struct http_request *req, struct http_response *res,
                          int *route_index, int *replayed, struct errbuf *err)
 {
@@ -258,6 +306,12 @@ static enum err dispatch(h2o_req_t *hreq, struct http_request *req, struct http_
     if (rc != ERR_OK) {
         return rc;
     }
+    if (route->flags & HTTP_ROUTE_MUTATION) {
+        rc = batch_begin(err);
+        if (rc != ERR_OK) {
+            return rc;
+        }
+    }
     h2o_iovec_t idem = header_value(hreq, NULL, "idempotency-key");
     if ((route->flags & HTTP_ROUTE_MUTATION) && idem.base != NULL && req->authenticated) {
         return run_idempotent(hreq, route, req, res, idem, replayed, err);
@@ -265,41 +319,137 @@ static enum err dispatch(h2o_req_t *hreq, struct http_request *req, struct http_
     return route->handler(server, req, res, err);
 }
 
-static void send_response(h2o_req_t *hreq, struct http_response *res, int replayed)
+static void pending_disposed(void *mem)
 {
-    char *text = NULL;
-    size_t len = 0;
-    const char *ct = res->content_type != NULL ? res->content_type : "application/json";
+    struct pending_ref *ref = mem;
+    if (ref->p != NULL) {
+        ref->p->req = NULL;
+    }
+}
+
+static void pending_free(struct pending *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    if (p->ref != NULL) {
+        p->ref->p = NULL;
+    }
+    mem_free(p->text);
+    mem_free(p);
+}
+
+/* Renders a response into a pending entry (text, headers), ready to be sent later. */
+static struct pending *pending_new(h2o_req_t *hreq, const struct http_request *req,
+                                   struct http_response *res, int replayed, int route, int64_t t0)
+{
+    struct pending *p = mem_calloc(1, sizeof(*p));
+    if (p == NULL) {
+        return NULL;
+    }
+    p->req = hreq;
+    p->status = res->status;
+    p->replayed = replayed;
+    p->route = route;
+    p->t0_ns = t0;
+    snprintf(p->method, sizeof(p->method), "%s", req->method);
+    snprintf(p->path, sizeof(p->path), "%s", req->path);
+    snprintf(p->who, sizeof(p->who), "%s", req->authenticated ? req->who.id : "anonymous");
+    p->content_type = res->content_type != NULL ? res->content_type : "application/json";
+    p->cache_control = res->cache_control != NULL ? res->cache_control : "no-store";
+    snprintf(p->location, sizeof(p->location), "%s", res->location);
     if (res->body != NULL) {
-        text = json_dumps(res->body, JSON_COMPACT | JSON_SORT_KEYS);
-        len = text != NULL ? strlen(text) : 0;
-        if (text == NULL) {
-            res->status = 503;
+        char *text = json_dumps(res->body, JSON_COMPACT | JSON_SORT_KEYS);
+        if (text != NULL) {
+            p->len = strlen(text);
+            p->text = mem_strndup(text, p->len);
+            free(text);
         }
+    } else if (res->text != NULL) {
+        p->text = res->text;
+        p->len = res->text_len;
+        res->text = NULL;
+    } else {
+        p->text = mem_strdup("");
     }
-    hreq->res.status = res->status;
-    hreq->res.reason = reason_for(res->status);
-    h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ct, strlen(ct));
-    const char *cache = res->cache_control != NULL ? res->cache_control : "no-store";
-    h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, cache,
-                   strlen(cache));
-    if (res->location[0] != '\0') {
+    if (p->text == NULL) {
+        mem_free(p);
+        return NULL;
+    }
+    p->ref = h2o_mem_alloc_shared(&hreq->pool, sizeof(*p->ref), pending_disposed);
+    p->ref->p = p;
+    return p;
+}
+
+/* Replaces a waiting success with the 503 of a failed group commit. */
+static void pending_fail(struct pending *p, const struct errbuf *err)
+{
+    struct http_response res;
+    memset(&res, 0, sizeof(res));
+    http__problem(&res, ERR_UNAVAILABLE, err);
+    char *text = json_dumps(res.body, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(res.body);
+    mem_free(p->text);
+    p->text = text != NULL ? mem_strdup(text) : mem_strdup("");
+    free(text);
+    p->len = p->text != NULL ? strlen(p->text) : 0;
+    p->status = 503;
+    p->content_type = "application/problem+json";
+    p->cache_control = "no-store";
+    p->location[0] = '\0';
+    p->replayed = 0;
+}
+
+static void pending_send(struct pending *p)
+{
+    h2o_req_t *hreq = p->req;
+    int64_t elapsed_ns = clock_monotonic_ns() - p->t0_ns;
+    http__metrics_record(p->route, p->method, p->status, elapsed_ns);
+    int change = strcmp(p->method, "GET") != 0 && strcmp(p->method, "HEAD") != 0;
+    log_msg(p->status >= 400 || change ? LOG_INFO : LOG_DEBUG, "%s %s %d %.3fms by %s", p->method,
+            p->path, p->status, (double)elapsed_ns / 1e6, p->who);
+    if (hreq == NULL) {
+        return; /* the client went away; the outcome stands and is in the log */
+    }
+    hreq->res.status = p->status;
+    hreq->res.reason = reason_for(p->status);
+    h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, p->content_type,
+                   strlen(p->content_type));
+    h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, p->cache_control,
+                   strlen(p->cache_control));
+    if (p->location[0] != '\0') {
         h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_LOCATION, NULL,
-                       h2o_strdup(&hreq->pool, res->location, SIZE_MAX).base,
-                       strlen(res->location));
+                       h2o_strdup(&hreq->pool, p->location, SIZE_MAX).base, strlen(p->location));
     }
-    if (replayed) {
+    if (p->replayed) {
         h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, H2O_STRLIT("idempotency-replayed"),
                               0, NULL, H2O_STRLIT("true"));
     }
-    if (text != NULL) {
-        h2o_send_inline(hreq, text, len);
-        free(text);
-    } else if (res->text != NULL) {
-        h2o_send_inline(hreq, res->text, res->text_len);
-    } else {
-        h2o_send_inline(hreq, "", 0);
+    h2o_send_inline(hreq, p->text, p->len);
+}
+
+/* Commits the batch (if one is open) and answers every waiting request. */
+static void batch_flush(void)
+{
+    if (batch_open) {
+        struct errbuf err;
+        errbuf_init(&err);
+        batch_open = 0;
+        if (store_tx_commit(server->core.store, &err) != ERR_OK) {
+            log_msg(LOG_ERROR, "group commit of %zu requests failed: %s", batch_count, err.msg);
+            for (size_t i = 0; i < batch_count; i++) {
+                if (batch[i]->status < 400) {
+                    pending_fail(batch[i], &err);
+                }
+            }
+        }
     }
+    for (size_t i = 0; i < batch_count; i++) {
+        pending_send(batch[i]);
+        pending_free(batch[i]);
+        batch[i] = NULL;
+    }
+    batch_count = 0;
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
@@ -326,19 +476,27 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
             res.status = forced;
             json_object_set_new(res.body, "status", json_integer(forced));
         }
+        if (res.status < 500) {
+            log_msg(LOG_DEBUG, "%s %s refused: %s", method, req.path, err.msg);
+        }
     }
-    send_response(hreq, &res, replayed);
-    int64_t elapsed_ns = clock_monotonic_ns() - t0;
-    http__metrics_record(route, method, res.status, elapsed_ns);
-    /* Access log: refusals and changes at info, reads at debug. */
-    int change = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
-    log_msg(res.status >= 400 || change ? LOG_INFO : LOG_DEBUG, "%s %s %d %.3fms by %s%s%s", method,
-            req.path, res.status, (double)elapsed_ns / 1e6,
-            req.authenticated ? req.who.id : "anonymous", rc != ERR_OK ? ": " : "",
-            rc != ERR_OK ? err.msg : "");
+    struct pending *p = pending_new(hreq, &req, &res, replayed, route, t0);
     json_decref(req.body);
     json_decref(res.body);
     mem_free(res.text);
+    if (p == NULL) {
+        h2o_send_error_503(hreq, "Service Unavailable", "out of memory", 0);
+        return 0;
+    }
+    if (!batch_open) {
+        pending_send(p);
+        pending_free(p);
+        return 0;
+    }
+    batch[batch_count++] = p;
+    if (batch_count == HTTP_BATCH_MAX) {
+        batch_flush();
+    }
     return 0;
 }
 
@@ -425,6 +583,7 @@ int http__run(struct http_server *srv, struct errbuf *err)
 
     while (!stop_requested) {
         h2o_evloop_run(h2o_ctx.loop, HTTP_LOG_TICK_MS);
+        batch_flush();
         http__log_tick(srv, 0);
     }
     log_msg(LOG_INFO, "shutting down: draining connections");
@@ -435,6 +594,7 @@ int http__run(struct http_server *srv, struct errbuf *err)
     while (clock_monotonic_ns() < deadline && (!h2o_linklist_is_empty(&h2o_ctx.http1._conns) ||
                                                !h2o_linklist_is_empty(&h2o_ctx.http2._conns))) {
         h2o_evloop_run(h2o_ctx.loop, 100);
+        batch_flush();
     }
     http__log_tick(srv, 1);
     log_msg(LOG_INFO, "stopped");

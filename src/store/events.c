@@ -3,8 +3,8 @@
  * small metadata table.
  *
  * An event's sequence number is assigned inside the writing transaction as one more than the
- * largest so far: writers are serialised (SQLite's single writer; PostgreSQL's primary key
- * makes a concurrent writer fail and retry), so the numbers have no gaps and follow commit
+ * largest so far: writers are serialised (SQLite's single writer; on PostgreSQL the writer
+ * lock that begin_sql takes, see postgres.c), so the numbers have no gaps and follow commit
  * order, which is what a Merkle log needs.
  */
 #include "util/compat.h"

@@ -111,18 +111,50 @@ enum err store_schema_version(struct store *s, int *version, struct errbuf *err)
                        version, NULL, err);
 }
 
-static enum err apply_one(struct store *s, const struct store_migration *m, struct errbuf *err)
+/* Applies m unless it is there already. The version is read again inside the write
+ * transaction because servers sharing a PostgreSQL database may start at the same time; the
+ * writer lock makes the second wait for the first and then see its migration. */
+static enum err apply_one(struct store *s, const struct store_migration *m, int *applied,
+                          struct errbuf *err)
 {
+    *applied = 0;
     enum err rc = store_tx_begin(s, err);
     if (rc != ERR_OK) {
         return rc;
     }
-    rc = store_exec(s, m->sql, err);
+    int version = 0;
+    rc = store_schema_version(s, &version, err);
+    if (rc == ERR_OK && version >= m->version) {
+        store_tx_rollback(s);
+        return ERR_OK;
+    }
+    if (rc == ERR_OK) {
+        rc = store_exec(s, m->sql, err);
+    }
     if (rc == ERR_OK) {
         struct store_value p[1] = {store_int(m->version)};
         rc = store_query(s, "INSERT INTO schema_migrations (version) VALUES ($1)", p, 1, NULL, NULL,
                          NULL, err);
     }
+    if (rc != ERR_OK) {
+        store_tx_rollback(s);
+        return rc;
+    }
+    rc = store_tx_commit(s, err);
+    *applied = rc == ERR_OK;
+    return rc;
+}
+
+/* CREATE TABLE IF NOT EXISTS races with itself on PostgreSQL; inside a write transaction it
+ * is serialised like every other write. */
+static enum err create_version_table(struct store *s, struct errbuf *err)
+{
+    enum err rc = store_tx_begin(s, err);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    rc = store_exec(s, "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)",
+                    err);
     if (rc != ERR_OK) {
         store_tx_rollback(s);
         return rc;
@@ -135,8 +167,7 @@ enum err store__migrate(struct store *s, struct errbuf *err)
     for (size_t i = 1; i < store__migrations_count; i++) {
         ASSERT(store__migrations[i].version == store__migrations[i - 1].version + 1);
     }
-    enum err rc = store_exec(
-        s, "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)", err);
+    enum err rc = create_version_table(s, err);
     if (rc != ERR_OK) {
         return rc;
     }
@@ -154,11 +185,14 @@ enum err store__migrate(struct store *s, struct errbuf *err)
         if (store__migrations[i].version <= version) {
             continue;
         }
-        rc = apply_one(s, &store__migrations[i], err);
+        int applied = 0;
+        rc = apply_one(s, &store__migrations[i], &applied, err);
         if (rc != ERR_OK) {
             return rc;
         }
-        log_msg(LOG_INFO, "store: applied migration %d", store__migrations[i].version);
+        if (applied) {
+            log_msg(LOG_INFO, "store: applied migration %d", store__migrations[i].version);
+        }
     }
     return ERR_OK;
 }

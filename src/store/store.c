@@ -14,11 +14,7 @@
 static const struct store_ops *store_backend_for(const char *uri)
 {
     if (strncmp(uri, "postgres://", 11) == 0 || strncmp(uri, "postgresql://", 13) == 0) {
-#ifdef BOURSE_HAVE_POSTGRES
         return &store_postgres_ops;
-#else
-        return NULL;
-#endif
     }
     return &store_sqlite_ops;
 }

@@ -7,6 +7,13 @@
 #   jbody FILTER                                 jq over the last response body
 #   is GOT WANT DESC / ok DESC CMD... / not_ok DESC CMD...
 #   done_testing                                 prints the plan; exits non-zero on failure
+#   at_exit CMD                                  runs CMD at exit, after the server is gone
+#
+# Backends: SQLite in the data directory by default. With BOURSE_TEST_PG=1 the server runs on
+# PostgreSQL instead: the first start_server creates a fresh database t_<random> on the
+# cluster whose admin URL is BOURSE_TEST_PG_URL (`make e2e-pg` starts one with scripts/pg.sh),
+# restarts reuse it, and it is dropped at exit. BOURSE_DB is exported with its URL too, so
+# that a script starting `bourse serve` by hand gets the same database.
 set -u
 
 BOURSE_BIN=${BOURSE_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/bourse}
@@ -18,12 +25,57 @@ T_FAILED=0
 SERVER_PID=""
 PORT=""
 STATUS=""
+T_PG_DB=""
+T_DB_ARGS=()
+T_AT_EXIT=()
+
+at_exit() { T_AT_EXIT+=("$*"); }
+
+# pg_bin NAME: a PostgreSQL client program, from PATH or Debian's newest server directory.
+pg_bin() {
+    local d
+    if command -v "$1" >/dev/null 2>&1; then command -v "$1"; return; fi
+    d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$d" ] && [ -x "$d/$1" ] && { echo "$d/$1"; return; }
+    return 1
+}
+
+# pg_admin SQL: runs SQL on the cluster's admin database.
+pg_admin() {
+    "$(pg_bin psql)" -X -q -t -A -v ON_ERROR_STOP=1 -d "$BOURSE_TEST_PG_URL" -c "$1"
+}
+
+# pg_url_for DB: BOURSE_TEST_PG_URL with its database replaced by DB.
+pg_url_for() {
+    local base=${BOURSE_TEST_PG_URL%%\?*} rest
+    local query=${BOURSE_TEST_PG_URL#"$base"}
+    rest=${base#*://}
+    case $rest in */*) base=${base%/*} ;; esac
+    echo "$base/$1$query"
+}
+
+# pg_db_create: the script's own database, made once (restarts keep it).
+pg_db_create() {
+    [ -n "$T_PG_DB" ] && return 0
+    [ -n "${BOURSE_TEST_PG_URL:-}" ] || bail "BOURSE_TEST_PG=1 needs BOURSE_TEST_PG_URL"
+    T_PG_DB="t_$(date +%s)_$$_$RANDOM"
+    pg_admin "CREATE DATABASE $T_PG_DB" || bail "cannot create database $T_PG_DB"
+    BOURSE_DB=$(pg_url_for "$T_PG_DB")
+    export BOURSE_DB
+    T_DB_ARGS=(--db "$BOURSE_DB")
+}
 
 cleanup() {
     if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
         kill -9 "$SERVER_PID" 2>/dev/null
         wait "$SERVER_PID" 2>/dev/null
     fi
+    if [ -n "$T_PG_DB" ]; then
+        pg_admin "DROP DATABASE IF EXISTS $T_PG_DB WITH (FORCE)" >/dev/null 2>&1 ||
+            echo "# cannot drop database $T_PG_DB" >&2
+    fi
+    local c
+    for c in "${T_AT_EXIT[@]}"; do eval "$c"; done
     if [ "$T_FAILED" -eq 0 ]; then
         rm -rf "$T_TMP"
     else
@@ -79,7 +131,8 @@ free_port() {
 # start_server [extra serve args...]: starts on a fresh port, waits for /healthz.
 start_server() {
     PORT=$(free_port) || bail "no free port"
-    "$BOURSE_BIN" serve --listen "127.0.0.1:$PORT" --data "$T_DATA" "$@" \
+    if [ "${BOURSE_TEST_PG:-0}" = 1 ]; then pg_db_create; fi
+    "$BOURSE_BIN" serve --listen "127.0.0.1:$PORT" --data "$T_DATA" "${T_DB_ARGS[@]}" "$@" \
         >>"$T_TMP/server.out" 2>>"$T_TMP/server.log" &
     SERVER_PID=$!
     export BOURSE_URL="http://127.0.0.1:$PORT"

@@ -6,6 +6,7 @@
 #include "util/compat.h"
 #include "cli/cli.h"
 #include "cli/cli_int.h"
+#include "tlog/tlog.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1084,6 +1085,556 @@ static void test_cli__allocation_failures_fail_cleanly(void **state)
     assert_int_equal(code, CLI_EXIT_OK);
 }
 
+/* ---- log: a small signed tree built with tlog, and its files ---- */
+
+#define TEST_LOG_ORIGIN "bourse.test/log"
+
+struct test_log {
+    struct tlog_signer signer;
+    char key[TLOG_VERIFIER_KEY_MAX]; /* the verifier key string */
+    uint8_t hashes[64][TLOG_HASH_LEN];
+    uint64_t hash_count;
+};
+
+static enum err test_log_read_cb(void *ctx, const uint64_t *indexes, size_t count,
+                                 uint8_t (*out)[TLOG_HASH_LEN], struct errbuf *err)
+{
+    const struct test_log *l = ctx;
+    for (size_t i = 0; i < count; i++) {
+        if (indexes[i] >= l->hash_count) {
+            return err_set(err, ERR_NOT_FOUND, "", "no hash %llu", (unsigned long long)indexes[i]);
+        }
+        memcpy(out[i], l->hashes[indexes[i]], TLOG_HASH_LEN);
+    }
+    return ERR_OK;
+}
+
+/* A log of `leaves` leaves "<prefix> <i>", signed by the key made from 32 bytes seed_byte. */
+static void test_log_build(struct test_log *l, uint64_t leaves, const char *prefix,
+                           uint8_t seed_byte)
+{
+    memset(l, 0, sizeof(*l));
+    uint8_t seed[TLOG_SEED_LEN];
+    memset(seed, seed_byte, sizeof(seed));
+    struct errbuf err;
+    errbuf_init(&err);
+    assert_int_equal(tlog_signer_from_seed(TEST_LOG_ORIGIN, seed, &l->signer, &err), ERR_OK);
+    struct tlog_verifier v;
+    tlog_signer_verifier(&l->signer, &v);
+    tlog_verifier_format(&v, l->key);
+    struct tlog_hash_reader reader = {test_log_read_cb, l};
+    for (uint64_t i = 0; i < leaves; i++) {
+        char leaf[32];
+        int n = snprintf(leaf, sizeof(leaf), "%s %llu", prefix, (unsigned long long)i);
+        uint8_t h[TLOG_HASH_LEN];
+        tlog_leaf_hash(leaf, (size_t)n, h);
+        uint8_t out[TLOG_STORED_HASHES_MAX][TLOG_HASH_LEN];
+        size_t count = 0;
+        assert_int_equal(tlog_stored_hashes(i, h, &reader, out, &count, &err), ERR_OK);
+        assert_true(l->hash_count + count <= ARRAY_LEN(l->hashes));
+        memcpy(l->hashes[l->hash_count], out, count * TLOG_HASH_LEN);
+        l->hash_count += count;
+    }
+}
+
+/* Appends the signed checkpoint of the first `size` leaves, claiming `origin`, to note. */
+static void test_log_checkpoint(struct test_log *l, uint64_t size, const char *origin,
+                                struct buf *note)
+{
+    struct errbuf err;
+    errbuf_init(&err);
+    struct tlog_checkpoint cp;
+    memset(&cp, 0, sizeof(cp));
+    snprintf(cp.origin, sizeof(cp.origin), "%s", origin);
+    cp.tree_size = size;
+    struct tlog_hash_reader reader = {test_log_read_cb, l};
+    assert_int_equal(tlog_tree_hash(size, &reader, cp.root_hash, &err), ERR_OK);
+    assert_int_equal(tlog_checkpoint_sign(&cp, &l->signer, note, &err), ERR_OK);
+}
+
+static void test_log_checkpoint_file(struct test_log *l, uint64_t size, const char *path)
+{
+    struct buf note;
+    buf_init(&note, TLOG_NOTE_MAX);
+    test_log_checkpoint(l, size, TEST_LOG_ORIGIN, &note);
+    file_write(path, note.data);
+    buf_release(&note);
+}
+
+/* Writes the inclusion proof file of leaf `index` in the tree of `size` leaves; the file
+ * states file_index and its checkpoint claims `origin`. */
+static void test_log_inclusion_file(struct test_log *l, uint64_t size, uint64_t index,
+                                    uint64_t file_index, const char *origin, const char *path)
+{
+    struct errbuf err;
+    errbuf_init(&err);
+    struct buf note;
+    struct buf file;
+    buf_init(&note, TLOG_NOTE_MAX);
+    buf_init(&file, TLOG_PROOF_FILE_MAX);
+    test_log_checkpoint(l, size, origin, &note);
+    struct tlog_hash_reader reader = {test_log_read_cb, l};
+    struct tlog_proof proof;
+    assert_int_equal(tlog_prove_record(size, index, &reader, &proof, &err), ERR_OK);
+    assert_int_equal(
+        tlog_inclusion_file_format(file_index, &proof, note.data, note.len, &file, &err), ERR_OK);
+    file_write(path, file.data);
+    buf_release(&note);
+    buf_release(&file);
+}
+
+/* Appends the consistency proof file from old_size to size (with the checkpoint at size). */
+static void test_log_consistency(struct test_log *l, uint64_t old_size, uint64_t size,
+                                 struct buf *file)
+{
+    struct errbuf err;
+    errbuf_init(&err);
+    struct buf note;
+    buf_init(&note, TLOG_NOTE_MAX);
+    test_log_checkpoint(l, size, TEST_LOG_ORIGIN, &note);
+    struct tlog_hash_reader reader = {test_log_read_cb, l};
+    struct tlog_proof proof;
+    assert_int_equal(tlog_prove_tree(size, old_size, &reader, &proof, &err), ERR_OK);
+    assert_int_equal(
+        tlog_consistency_file_format(old_size, &proof, note.data, note.len, file, &err), ERR_OK);
+    buf_release(&note);
+}
+
+static void test_log_consistency_file(struct test_log *l, uint64_t old_size, uint64_t size,
+                                      const char *path)
+{
+    struct buf file;
+    buf_init(&file, TLOG_PROOF_FILE_MAX);
+    test_log_consistency(l, old_size, size, &file);
+    file_write(path, file.data);
+    buf_release(&file);
+}
+
+/* Changes one base64 character `skip` bytes after the first `anchor` in the file. */
+static void file_flip(const char *path, const char *anchor, size_t skip)
+{
+    char text[TEXT_MAX];
+    file_slurp(path, text, sizeof(text));
+    char *p = strstr(text, anchor);
+    assert_non_null(p);
+    p += strlen(anchor) + skip;
+    *p = *p == 'A' ? 'B' : 'A';
+    file_write(path, text);
+}
+
+/* The files of the log tests, in a temporary folder. */
+struct log_files {
+    char dir[64];
+    char key[128];     /* the verifier key file */
+    char key_arg[130]; /* "@" + key */
+    char other[128];   /* another key */
+    char other_arg[130];
+    char leaf[128];
+    char proof[128];
+    char old[128];
+    char cp[128];
+    char cons[128];
+    char state[128];
+};
+
+static void log_files_make(struct log_files *lf, const struct test_log *l)
+{
+    tmpdir_make(lf->dir);
+    const struct {
+        char *path;
+        const char *name;
+    } names[] = {{lf->key, "key"}, {lf->other, "other"}, {lf->leaf, "leaf"}, {lf->proof, "proof"},
+                 {lf->old, "old"}, {lf->cp, "cp"},       {lf->cons, "cons"}, {lf->state, "state"}};
+    for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+        snprintf(names[i].path, 128, "%s/%s", lf->dir, names[i].name);
+    }
+    snprintf(lf->key_arg, sizeof(lf->key_arg), "@%s", lf->key);
+    snprintf(lf->other_arg, sizeof(lf->other_arg), "@%s", lf->other);
+    char line[TLOG_VERIFIER_KEY_MAX + 2];
+    snprintf(line, sizeof(line), "%s\n", l->key);
+    file_write(lf->key, line);
+    struct test_log stranger;
+    test_log_build(&stranger, 0, "x", 0x43);
+    snprintf(line, sizeof(line), "%s\n", stranger.key);
+    file_write(lf->other, line);
+}
+
+static void log_files_remove(const struct log_files *lf)
+{
+    const char *const paths[] = {lf->key, lf->other, lf->leaf, lf->proof,
+                                 lf->old, lf->cp,    lf->cons, lf->state};
+    for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
+        unlink(paths[i]);
+    }
+    assert_int_equal(rmdir(lf->dir), 0);
+}
+
+/* Runs an offline `log verify ARGS...` and checks that it sent nothing. */
+#define log_verify_offline(r, ...)                                                                 \
+    do {                                                                                           \
+        struct fake offline_ = {0};                                                                \
+        run_cmd(&offline_, (r), "log", "verify", __VA_ARGS__, NULL);                               \
+        assert_int_equal(offline_.calls, 0);                                                       \
+    } while (0)
+
+static void test_cli__log_verify_inclusion_offline(void **state)
+{
+    (void)state;
+    struct test_log l;
+    test_log_build(&l, 7, "event", 0x42);
+    struct log_files lf;
+    log_files_make(&lf, &l);
+    struct run r;
+    file_write(lf.leaf, "event 5");
+    test_log_inclusion_file(&l, 7, 5, 5, TEST_LOG_ORIGIN, lf.proof);
+
+    log_verify_offline(&r, "--log-key", lf.key_arg, "--proof", lf.proof, "--leaf", lf.leaf);
+    assert_int_equal(r.code, CLI_EXIT_OK);
+    assert_contains(r.out, "verified:     entry 5 is in the log\n");
+    assert_contains(r.out, "origin:       " TEST_LOG_ORIGIN "\n");
+    assert_contains(r.out, "tree size:    7\n");
+    log_verify_offline(&r, "--log-key", l.key, "--proof", lf.proof, "--leaf", lf.leaf);
+    assert_int_equal(r.code, CLI_EXIT_OK);
+
+    /* --leaf-hash instead of the leaf's bytes */
+    uint8_t h[TLOG_HASH_LEN];
+    char b64[64];
+    tlog_leaf_hash("event 5", 7, h);
+    sodium_bin2base64(b64, sizeof(b64), h, sizeof(h), sodium_base64_VARIANT_ORIGINAL);
+    log_verify_offline(&r, "--log-key", lf.key_arg, "--proof", lf.proof, "--leaf-hash", b64);
+    assert_int_equal(r.code, CLI_EXIT_OK);
+
+    /* a flipped byte in the leaf */
+    file_write(lf.leaf, "Event 5");
+    log_verify_offline(&r, "--log-key", lf.key_arg, "--proof", lf.proof, "--leaf", lf.leaf);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "error: proof: ");
+    file_write(lf.leaf, "event 5");
+
+    /* a flipped byte in a proof hash */
+    file_flip(lf.proof, "index 5\n", 3);
+    log_verify_offline(&r, "--log-key", lf.key_arg, "--proof", lf.proof, "--leaf", lf.leaf);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "error: proof: ");
+
+    /* a flipped byte in the checkpoint's root */
+    test_log_inclusion_file(&l, 7, 5, 5, TEST_LOG_ORIGIN, lf.proof);
+    file_flip(lf.proof, "\n\n" TEST_LOG_ORIGIN "\n7\n", 3);
+    log_verify_offline(&r, "--log-key", lf.key_arg, "--proof", lf.proof, "--leaf", lf.leaf);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "error: signature: ");
+
+    /* the wrong key */
+    test_log_inclusion_file(&l, 7, 5, 5, TEST_LOG_ORIGIN, lf.proof);
+    log_verify_offline(&r, "--log-key", lf.other_arg, "--proof", lf.proof, "--leaf", lf.leaf);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "error: signature: ");
+
+    /* an index beyond the tree, and a checkpoint of another origin signed by the same key */
+    test_log_inclusion_file(&l, 7, 5, 9, TEST_LOG_ORIGIN, lf.proof);
+    log_verify_offline(&r, "--log-key", lf.key_arg, "--proof", lf.proof, "--leaf", lf.leaf);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "error: index beyond size: entry 9");
+    test_log_inclusion_file(&l, 7, 5, 5, "other.test/log", lf.proof);
+    log_verify_offline(&r, "--log-key", lf.key_arg, "--proof", lf.proof, "--leaf", lf.leaf);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "error: origin mismatch: ");
+
+    /* a malformed key is invalid input; no key at all is a usage error */
+    log_verify_offline(&r, "--log-key", "nonsense", "--proof", lf.proof, "--leaf", lf.leaf);
+    assert_int_equal(r.code, CLI_EXIT_INVALID);
+    assert_contains(r.err, "--log-key is not a log verifier key");
+    log_verify_offline(&r, "--proof", lf.proof, "--leaf", lf.leaf, "--leaf-hash", b64);
+    assert_int_equal(r.code, CLI_EXIT_USAGE);
+    log_verify_offline(&r, "--proof", lf.proof, "--leaf", lf.leaf);
+    assert_int_equal(r.code, CLI_EXIT_USAGE);
+    assert_contains(r.err, "offline verification needs the key");
+    log_files_remove(&lf);
+}
+
+static void test_cli__log_verify_consistency_offline(void **state)
+{
+    (void)state;
+    struct test_log l;
+    test_log_build(&l, 7, "event", 0x42);
+    struct log_files lf;
+    log_files_make(&lf, &l);
+    struct run r;
+    test_log_checkpoint_file(&l, 3, lf.old);
+    test_log_checkpoint_file(&l, 7, lf.cp);
+    test_log_consistency_file(&l, 3, 7, lf.cons);
+
+    log_verify_offline(&r, "--log-key", lf.key_arg, "--old-checkpoint", lf.old, "--consistency",
+                       lf.cons);
+    assert_int_equal(r.code, CLI_EXIT_OK);
+    assert_contains(r.out, "the tree of 3 entries is a prefix of the tree of 7\n");
+
+    /* newer to older is refused */
+    log_verify_offline(&r, "--log-key", lf.key_arg, "--old-checkpoint", lf.cp, "--consistency",
+                       lf.cons);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "error: proof: ");
+
+    /* a flipped proof hash, and a flipped old checkpoint */
+    file_flip(lf.cons, "old 3\n", 3);
+    log_verify_offline(&r, "--log-key", lf.key_arg, "--old-checkpoint", lf.old, "--consistency",
+                       lf.cons);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "error: proof: ");
+    test_log_consistency_file(&l, 3, 7, lf.cons);
+    file_flip(lf.old, TEST_LOG_ORIGIN "\n3\n", 3);
+    log_verify_offline(&r, "--log-key", lf.key_arg, "--old-checkpoint", lf.old, "--consistency",
+                       lf.cons);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "error: old checkpoint '");
+    assert_contains(r.err, "signature: ");
+
+    /* a fork: another history under the same key does not extend the old checkpoint */
+    test_log_checkpoint_file(&l, 3, lf.old);
+    struct test_log fork;
+    test_log_build(&fork, 7, "fork", 0x42);
+    test_log_consistency_file(&fork, 3, 7, lf.cons);
+    log_verify_offline(&r, "--log-key", lf.key_arg, "--old-checkpoint", lf.old, "--consistency",
+                       lf.cons);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "error: proof: ");
+
+    /* the wrong key */
+    test_log_consistency_file(&l, 3, 7, lf.cons);
+    log_verify_offline(&r, "--log-key", lf.other_arg, "--old-checkpoint", lf.old, "--consistency",
+                       lf.cons);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+
+    /* --consistency needs --old-checkpoint */
+    log_verify_offline(&r, "--log-key", lf.key_arg, "--consistency", lf.cons);
+    assert_int_equal(r.code, CLI_EXIT_USAGE);
+    log_files_remove(&lf);
+}
+
+static void test_cli__log_verify_checkpoint_offline(void **state)
+{
+    (void)state;
+    struct test_log l;
+    test_log_build(&l, 5, "event", 0x42);
+    struct log_files lf;
+    log_files_make(&lf, &l);
+    struct run r;
+    test_log_checkpoint_file(&l, 5, lf.cp);
+    log_verify_offline(&r, "--log-key", lf.key_arg, "--checkpoint", lf.cp);
+    assert_int_equal(r.code, CLI_EXIT_OK);
+    assert_contains(r.out, "verified:     signature and origin\n");
+    log_verify_offline(&r, "--log-key", lf.key_arg, "--checkpoint", lf.cp, "--proof", lf.cp);
+    assert_int_equal(r.code, CLI_EXIT_USAGE);
+    struct fake f = {0};
+    run_cmd(&f, &r, "--json", "log", "verify", "--log-key", lf.key_arg, "--checkpoint", lf.cp,
+            NULL);
+    assert_int_equal(r.code, CLI_EXIT_OK);
+    assert_int_equal(f.calls, 0);
+    assert_contains(r.out, "\"verified\": \"checkpoint\"");
+    assert_contains(r.out, "\"tree_size\": 5");
+    run_cmd(&f, &r, "log", "verify", "--log-key", lf.other_arg, "--checkpoint", lf.cp, NULL);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "signature: note has no signature by key");
+    file_flip(lf.cp, TEST_LOG_ORIGIN "\n5\n", 0);
+    run_cmd(&f, &r, "log", "verify", "--log-key", lf.key_arg, "--checkpoint", lf.cp, NULL);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "signature: invalid signature");
+    assert_int_equal(f.calls, 0);
+    log_files_remove(&lf);
+}
+
+/* Runs `log watch --once` against one or two scripted answers. */
+static void log_watch_once(struct run *r, const struct log_files *lf, const char *body1,
+                           const char *body2)
+{
+    struct fake f = {0};
+    fake_reply(&f, 200, body1);
+    if (body2 != NULL) {
+        fake_reply(&f, 200, body2);
+    }
+    run_cmd(&f, r, "log", "watch", "--state", lf->state, "--log-key", lf->key_arg, "--once", NULL);
+    assert_string_equal(f.call[0].url, "http://127.0.0.1:8080/log/checkpoint");
+    if (body2 != NULL) {
+        assert_int_equal(f.calls, 2);
+    }
+}
+
+static void test_cli__log_watch_alerts_and_keeps_state(void **state)
+{
+    (void)state;
+    struct test_log l;
+    struct test_log fork;
+    test_log_build(&l, 7, "event", 0x42);
+    test_log_build(&fork, 9, "fork", 0x42);
+    struct log_files lf;
+    log_files_make(&lf, &l);
+    struct run r;
+    struct buf a3, a7, fork3, fork9, cons37, cons79;
+    struct buf *bufs[] = {&a3, &a7, &fork3, &fork9, &cons37, &cons79};
+    for (size_t i = 0; i < ARRAY_LEN(bufs); i++) {
+        buf_init(bufs[i], TLOG_PROOF_FILE_MAX);
+    }
+    test_log_checkpoint(&l, 3, TEST_LOG_ORIGIN, &a3);
+    test_log_checkpoint(&l, 7, TEST_LOG_ORIGIN, &a7);
+    test_log_checkpoint(&fork, 3, TEST_LOG_ORIGIN, &fork3);
+    test_log_checkpoint(&fork, 9, TEST_LOG_ORIGIN, &fork9);
+    test_log_consistency(&l, 3, 7, &cons37);
+    test_log_consistency(&fork, 7, 9, &cons79);
+    char saved[TEXT_MAX];
+    char now[TEXT_MAX];
+
+    /* the first round pins the key and the checkpoint */
+    log_watch_once(&r, &lf, a3.data, NULL);
+    assert_int_equal(r.code, CLI_EXIT_OK);
+    assert_contains(r.out, "ok: pinned key of '" TEST_LOG_ORIGIN "' at 3 entries");
+    file_slurp(lf.state, saved, sizeof(saved));
+    assert_contains(saved, "bourse/log-watch-state@v1\nkey ");
+    assert_contains(saved, a3.data);
+
+    /* the same size with another root */
+    log_watch_once(&r, &lf, fork3.data, NULL);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "ALERT: fork: two signed roots for tree size 3");
+    file_slurp(lf.state, now, sizeof(now));
+    assert_string_equal(now, saved);
+
+    /* growth with a good consistency proof */
+    struct fake f = {0};
+    fake_reply(&f, 200, a7.data);
+    fake_reply(&f, 200, cons37.data);
+    run_cmd(&f, &r, "log", "watch", "--state", lf.state, "--once", NULL);
+    assert_int_equal(r.code, CLI_EXIT_OK);
+    assert_string_equal(f.call[1].url, "http://127.0.0.1:8080/v1/log/proofs/"
+                                       "consistency?from=3&to=7&format=file");
+    assert_contains(r.out, "ok: grew from 3 to 7 entries");
+    file_slurp(lf.state, saved, sizeof(saved));
+    assert_contains(saved, a7.data);
+    log_watch_once(&r, &lf, a7.data, NULL);
+    assert_int_equal(r.code, CLI_EXIT_OK);
+    assert_contains(r.out, "ok: unchanged at 7 entries");
+
+    /* a shrunk log, a forked log that grew, and a checkpoint under another key */
+    log_watch_once(&r, &lf, a3.data, NULL);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "ALERT: the log shrank from 7 to 3 entries");
+    log_watch_once(&r, &lf, fork9.data, cons79.data);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "ALERT: the tree of 7 entries is not a prefix of the tree of 9");
+    struct test_log stranger;
+    test_log_build(&stranger, 7, "event", 0x43);
+    buf_reset(&a3);
+    test_log_checkpoint(&stranger, 7, TEST_LOG_ORIGIN, &a3);
+    log_watch_once(&r, &lf, a3.data, NULL);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "ALERT: signature: ");
+    file_slurp(lf.state, now, sizeof(now));
+    assert_string_equal(now, saved);
+
+    /* a --log-key other than the pinned one is refused; a damaged state file is an error */
+    struct fake g = {0};
+    run_cmd(&g, &r, "log", "watch", "--state", lf.state, "--log-key", lf.other_arg, "--once", NULL);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "not the key the state file pinned");
+    file_flip(lf.state, TEST_LOG_ORIGIN "\n7\n", 3);
+    run_cmd(&g, &r, "log", "watch", "--state", lf.state, "--once", NULL);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "is damaged");
+    assert_int_equal(g.calls, 0);
+    for (size_t i = 0; i < ARRAY_LEN(bufs); i++) {
+        buf_release(bufs[i]);
+    }
+    log_files_remove(&lf);
+}
+
+static void test_cli__log_entry_and_prove(void **state)
+{
+    (void)state;
+    struct test_log l;
+    test_log_build(&l, 1, "event", 0x42);
+    struct log_files lf;
+    log_files_make(&lf, &l);
+    struct run r;
+    /* leaf_hash of "x\u00e9" is checked against the leaf's bytes, which --out writes */
+    uint8_t h[TLOG_HASH_LEN];
+    char b64[64];
+    tlog_leaf_hash("x\xc3\xa9", 3, h);
+    sodium_bin2base64(b64, sizeof(b64), h, sizeof(h), sodium_base64_VARIANT_ORIGINAL);
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"index\":4,\"type\":\"t\",\"leaf\":\"x\\u00e9\",\"leaf_hash\":\"%s\"}", b64);
+    struct fake f = {0};
+    fake_reply(&f, 200, body);
+    run_cmd(&f, &r, "log", "entry", "4", "--out", lf.leaf, NULL);
+    assert_int_equal(r.code, CLI_EXIT_OK);
+    assert_string_equal(f.call[0].url, "http://127.0.0.1:8080/v1/log/entries/4");
+    char leaf[16];
+    file_slurp(lf.leaf, leaf, sizeof(leaf));
+    assert_string_equal(leaf, "x\xc3\xa9");
+    run_cmd(&f, &r, "log", "entry", "4", "--out", lf.leaf, NULL);
+    assert_int_equal(r.code, CLI_EXIT_CONFLICT); /* never overwrites */
+    struct fake g = {0};
+    fake_reply(&g, 200, "{\"index\":4,\"leaf\":\"y\",\"leaf_hash\":\"AAAA\"}");
+    run_cmd(&g, &r, "log", "entry", "4", NULL);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_contains(r.err, "does not match its leaf");
+    run_cmd(&g, &r, "log", "entry", "-4", NULL);
+    assert_int_equal(r.code, CLI_EXIT_USAGE);
+
+    /* prove: one of --index and --from, checked before sending */
+    struct fake h2 = {0};
+    run_cmd(&h2, &r, "log", "prove", "--out", lf.proof, NULL);
+    assert_int_equal(r.code, CLI_EXIT_USAGE);
+    run_cmd(&h2, &r, "log", "prove", "--index", "1", "--to", "3", "--out", lf.proof, NULL);
+    assert_int_equal(r.code, CLI_EXIT_USAGE);
+    run_cmd(&h2, &r, "log", "prove", "--index", "01", "--out", lf.proof, NULL);
+    assert_int_equal(r.code, CLI_EXIT_USAGE);
+    assert_int_equal(h2.calls, 0);
+    struct buf cons;
+    buf_init(&cons, TLOG_PROOF_FILE_MAX);
+    test_log_build(&l, 7, "event", 0x42);
+    test_log_consistency(&l, 3, 7, &cons);
+    fake_reply(&h2, 200, cons.data);
+    run_cmd(&h2, &r, "log", "prove", "--from", "3", "--to", "7", "--out", lf.cons, NULL);
+    assert_int_equal(r.code, CLI_EXIT_OK);
+    assert_string_equal(h2.call[0].url, "http://127.0.0.1:8080/v1/log/proofs/"
+                                        "consistency?from=3&to=7&format=file");
+    char saved[TEXT_MAX];
+    file_slurp(lf.cons, saved, sizeof(saved));
+    assert_string_equal(saved, cons.data);
+    struct fake k = {0};
+    fake_reply(&k, 200, "not a proof\n");
+    run_cmd(&k, &r, "log", "prove", "--index", "2", "--out", lf.proof, NULL);
+    assert_int_equal(r.code, CLI_EXIT_FAILURE);
+    assert_string_equal(k.call[0].url, "http://127.0.0.1:8080/v1/log/proofs/"
+                                       "inclusion?index=2&format=file");
+    assert_int_not_equal(access(lf.proof, F_OK), 0);
+    buf_release(&cons);
+    log_files_remove(&lf);
+}
+
+/* Every allocation failure in an offline verification fails cleanly (ASan checks leaks). */
+static void test_cli__log_verify_allocation_failures(void **state)
+{
+    (void)state;
+    struct test_log l;
+    test_log_build(&l, 7, "event", 0x42);
+    struct log_files lf;
+    log_files_make(&lf, &l);
+    file_write(lf.leaf, "event 5");
+    test_log_inclusion_file(&l, 7, 5, 5, TEST_LOG_ORIGIN, lf.proof);
+    int code = -1;
+    for (long n = 1; n < 1000 && code != CLI_EXIT_OK; n++) {
+        struct run r;
+        mem_fail_after(n);
+        log_verify_offline(&r, "--log-key", lf.key_arg, "--proof", lf.proof, "--leaf", lf.leaf);
+        mem_fail_after(0);
+        code = r.code;
+        assert_true(code == CLI_EXIT_OK || code == CLI_EXIT_FAILURE);
+    }
+    assert_int_equal(code, CLI_EXIT_OK);
+    log_files_remove(&lf);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -1120,6 +1671,12 @@ int main(void)
         cmocka_unit_test(test_cli__global_options_after_verb),
         cmocka_unit_test(test_cli__unexpected_answers_exit_1),
         cmocka_unit_test(test_cli__allocation_failures_fail_cleanly),
+        cmocka_unit_test(test_cli__log_verify_inclusion_offline),
+        cmocka_unit_test(test_cli__log_verify_consistency_offline),
+        cmocka_unit_test(test_cli__log_verify_checkpoint_offline),
+        cmocka_unit_test(test_cli__log_watch_alerts_and_keeps_state),
+        cmocka_unit_test(test_cli__log_entry_and_prove),
+        cmocka_unit_test(test_cli__log_verify_allocation_failures),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
