@@ -82,8 +82,8 @@ static const char *param(const struct http_request *req, const char *name)
 }
 
 /* POST /v1/entities */
-static enum err entity_apply(struct http_server *srv, struct http_request *req,
-                             struct http_response *res, struct errbuf *err)
+enum err http__entity_apply(struct http_server *srv, struct http_request *req,
+                            struct http_response *res, struct errbuf *err)
 {
     static const char *const fields[] = {"kind",    "name",       "uscc",         "country",
                                          "contact", "public_key", "specialities", NULL};
@@ -156,8 +156,8 @@ static enum err entity_apply(struct http_server *srv, struct http_request *req,
 }
 
 /* GET /v1/entities */
-static enum err entity_list(struct http_server *srv, struct http_request *req,
-                            struct http_response *res, struct errbuf *err)
+enum err http__entity_list(struct http_server *srv, struct http_request *req,
+                           struct http_response *res, struct errbuf *err)
 {
     static const char *const allowed[] = {"kind",  "status", "country", "q",
                                           "limit", "cursor", NULL};
@@ -256,8 +256,8 @@ out:
 }
 
 /* GET /v1/entities/{id} */
-static enum err entity_get(struct http_server *srv, struct http_request *req,
-                           struct http_response *res, struct errbuf *err)
+enum err http__entity_get(struct http_server *srv, struct http_request *req,
+                          struct http_response *res, struct errbuf *err)
 {
     struct store_entity e;
     enum err rc = core_entity_get(&srv->core, &req->who, param(req, "id"), &e, err);
@@ -271,8 +271,8 @@ static enum err entity_get(struct http_server *srv, struct http_request *req,
 }
 
 /* POST /v1/entities/{id}/review */
-static enum err entity_review(struct http_server *srv, struct http_request *req,
-                              struct http_response *res, struct errbuf *err)
+enum err http__entity_review(struct http_server *srv, struct http_request *req,
+                             struct http_response *res, struct errbuf *err)
 {
     static const char *const fields[] = {"decision", "reason", NULL};
     const char *decision = NULL, *reason = NULL;
@@ -301,8 +301,8 @@ static enum err entity_review(struct http_server *srv, struct http_request *req,
 }
 
 /* POST /v1/entities/{id}/certificates */
-static enum err cert_issue(struct http_server *srv, struct http_request *req,
-                           struct http_response *res, struct errbuf *err)
+enum err http__cert_issue(struct http_server *srv, struct http_request *req,
+                          struct http_response *res, struct errbuf *err)
 {
     static const char *const fields[] = {"type", NULL};
     const char *type = NULL;
@@ -329,8 +329,8 @@ static enum err cert_issue(struct http_server *srv, struct http_request *req,
 }
 
 /* DELETE /v1/entities/{id}/certificates/{cid} */
-static enum err cert_revoke(struct http_server *srv, struct http_request *req,
-                            struct http_response *res, struct errbuf *err)
+enum err http__cert_revoke(struct http_server *srv, struct http_request *req,
+                           struct http_response *res, struct errbuf *err)
 {
     static const char *const fields[] = {"reason", NULL};
     const char *reason = NULL;
@@ -355,8 +355,8 @@ static enum err cert_revoke(struct http_server *srv, struct http_request *req,
 }
 
 /* POST /v1/entities/{id}/keys */
-static enum err key_create(struct http_server *srv, struct http_request *req,
-                           struct http_response *res, struct errbuf *err)
+enum err http__key_create(struct http_server *srv, struct http_request *req,
+                          struct http_response *res, struct errbuf *err)
 {
     static const char *const fields[] = {"label", NULL};
     const char *label = NULL;
@@ -380,8 +380,8 @@ static enum err key_create(struct http_server *srv, struct http_request *req,
 }
 
 /* DELETE /v1/keys/{kid} */
-static enum err key_revoke(struct http_server *srv, struct http_request *req,
-                           struct http_response *res, struct errbuf *err)
+enum err http__key_revoke(struct http_server *srv, struct http_request *req,
+                          struct http_response *res, struct errbuf *err)
 {
     if (req->body != NULL && json_object_size(req->body) > 0) {
         return err_set(err, ERR_INVALID, "", "this request takes no body");
@@ -397,8 +397,8 @@ static enum err key_revoke(struct http_server *srv, struct http_request *req,
 }
 
 /* GET /healthz */
-static enum err healthz(struct http_server *srv, struct http_request *req,
-                        struct http_response *res, struct errbuf *err)
+enum err http__healthz(struct http_server *srv, struct http_request *req, struct http_response *res,
+                       struct errbuf *err)
 {
     (void)req;
     res->status = 200;
@@ -408,8 +408,8 @@ static enum err healthz(struct http_server *srv, struct http_request *req,
 }
 
 /* GET /metrics */
-static enum err metrics(struct http_server *srv, struct http_request *req,
-                        struct http_response *res, struct errbuf *err)
+enum err http__metrics(struct http_server *srv, struct http_request *req, struct http_response *res,
+                       struct errbuf *err)
 {
     (void)srv;
     (void)req;
@@ -425,29 +425,3 @@ static enum err metrics(struct http_server *srv, struct http_request *req,
     res->content_type = "text/plain; version=0.0.4; charset=utf-8";
     return ERR_OK;
 }
-
-const struct http_route http__routes[] = {
-    {"GET", "/healthz", healthz, 0},
-    {"GET", "/metrics", metrics, 0},
-    {"POST", "/v1/entities", entity_apply, HTTP_ROUTE_MUTATION | HTTP_ROUTE_BODY},
-    {"GET", "/v1/entities", entity_list, HTTP_ROUTE_AUTH},
-    {"GET", "/v1/entities/{id}", entity_get, HTTP_ROUTE_AUTH},
-    {"POST", "/v1/entities/{id}/review", entity_review,
-     HTTP_ROUTE_AUTH | HTTP_ROUTE_MUTATION | HTTP_ROUTE_BODY},
-    {"POST", "/v1/entities/{id}/certificates", cert_issue,
-     HTTP_ROUTE_AUTH | HTTP_ROUTE_MUTATION | HTTP_ROUTE_BODY},
-    {"DELETE", "/v1/entities/{id}/certificates/{cid}", cert_revoke,
-     HTTP_ROUTE_AUTH | HTTP_ROUTE_MUTATION},
-    {"POST", "/v1/entities/{id}/keys", key_create, HTTP_ROUTE_AUTH | HTTP_ROUTE_MUTATION},
-    {"DELETE", "/v1/keys/{kid}", key_revoke, HTTP_ROUTE_AUTH | HTTP_ROUTE_MUTATION},
-    {"GET", "/log/checkpoint", http__log_checkpoint_text, 0},
-    {"GET", "/log/key", http__log_key, 0},
-    {"GET", "/log/{path*}", http__log_tile, 0},
-    {"GET", "/v1/log/checkpoint", http__log_checkpoint, 0},
-    {"GET", "/v1/log/entries/{index}", http__log_entry, 0},
-    {"GET", "/v1/log/proofs/inclusion", http__log_inclusion, 0},
-    {"GET", "/v1/log/proofs/consistency", http__log_consistency, 0},
-    {"GET", "/v1/events", http__events, HTTP_ROUTE_AUTH},
-};
-
-const size_t http__routes_count = ARRAY_LEN(http__routes);

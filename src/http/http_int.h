@@ -66,9 +66,17 @@ struct http_route {
 };
 
 extern const struct http_route http__routes[];
-/* The log's routes, appended to the table by entities.c. */
+/* Handlers, by the file that defines them; routes.c lists them. */
+/* entities.c */
+http_handler_fn http__healthz, http__metrics, http__entity_apply, http__entity_list,
+    http__entity_get, http__entity_review, http__cert_issue, http__cert_revoke, http__key_create,
+    http__key_revoke;
+/* log.c */
 http_handler_fn http__log_checkpoint_text, http__log_key, http__log_tile, http__log_checkpoint,
     http__log_entry, http__log_inclusion, http__log_consistency, http__events;
+/* products.c */
+/* clearing.c */
+/* catalogue.c */
 extern const size_t http__routes_count;
 
 struct http_server {

@@ -85,6 +85,11 @@ const struct store_migration store__migrations[] = {
         "  root_hash TEXT NOT NULL,"
         "  note TEXT NOT NULL,"
         "  created_ms BIGINT NOT NULL);"},
+    /* Reserved while the clearing, product and catalogue modules are written in parallel;
+     * each is replaced by its real schema before it is first released. */
+    {3, "CREATE TABLE reserved_3 (id BIGINT PRIMARY KEY)"},
+    {4, "CREATE TABLE reserved_4 (id BIGINT PRIMARY KEY)"},
+    {5, "CREATE TABLE reserved_5 (id BIGINT PRIMARY KEY)"},
 };
 
 const size_t store__migrations_count = ARRAY_LEN(store__migrations);
