@@ -92,16 +92,17 @@ void log_set_level(enum log_level level)
     log_threshold = level;
 }
 
-static void log_escape(FILE *f, const char *s)
+/* Appends s JSON-escaped to out[*n..cap), truncating silently at the end. */
+static void log_escape(char *out, size_t *n, size_t cap, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0' && *n + 7 < cap; p++) {
         if (*p == '"' || *p == '\\') {
-            fputc('\\', f);
-            fputc(*p, f);
+            out[(*n)++] = '\\';
+            out[(*n)++] = (char)*p;
         } else if (*p < 0x20) {
-            fprintf(f, "\\u%04x", *p);
+            *n += (size_t)snprintf(out + *n, cap - *n, "\\u%04x", *p);
         } else {
-            fputc(*p, f);
+            out[(*n)++] = (char)*p;
         }
     }
 }
@@ -119,9 +120,15 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_end(ap);
     char t[CLOCK_RFC3339_LEN];
     clock_format_rfc3339(clock_now(&clock_system), t);
-    fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", t, names[level]);
-    log_escape(stderr, msg);
-    fputs("\"}\n", stderr);
+    /* One write per line, so that lines from a busy server stay whole and cheap. */
+    char line[2560];
+    size_t n = (size_t)snprintf(line, sizeof(line), "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"",
+                                t, names[level]);
+    log_escape(line, &n, sizeof(line) - 4, msg);
+    line[n++] = '"';
+    line[n++] = '}';
+    line[n++] = '\n';
+    fwrite(line, 1, n, stderr);
 }
 
 int text_valid_utf8(const char *s, size_t len)
