@@ -3,7 +3,8 @@
  * program that turns its arguments into requests to the exchange's HTTP API (design §4) and
  * renders the answer for a person, or prints the server's JSON as is with --json. The client
  * shares no state with the server, only the API, so everything here also works against a remote
- * exchange.
+ * exchange. The one exception is `bourse db` (db.c), the administrator's commands that open the
+ * database itself through the store module, with no server running or beside running nodes.
  *
  * The module also owns the local signing key files: `bourse key gen` writes an Ed25519 key pair
  * and later commands (signing contracts) load it with cli_key_load(). A secret key file holds one

@@ -212,6 +212,11 @@ extern const struct cli_command cli__entity_commands[];
 extern const struct cli_command cli__cert_commands[];
 extern const struct cli_command cli__apikey_commands[];
 extern const struct cli_command cli__log_commands[];
+extern const struct cli_command cli__product_commands[];
+extern const struct cli_command cli__policy_commands[];
+extern const struct cli_command cli__rights_commands[];
+extern const struct cli_command cli__assessment_commands[];
+extern const struct cli_command cli__db_commands[];
 
 /*
  * Parses argv[0..argc-1] (what follows the verb) against cmd's options and positional names:
@@ -329,6 +334,20 @@ void cli__print_field_int(struct cli *c, const char *label, const json_t *obj, c
 /* Renders the 201 body of an API key creation (entity apply, apikey create): id and secret,
  * or where the secret was saved. Cannot fail. */
 void cli__print_api_key(struct cli *c, const json_t *key, const char *saved_to);
+
+/* ---- supply-side helpers (product.c) ---------------------------------------------------- */
+
+/* SHA-256 of a file read in chunks (any size) as 64 hex digits, and its size. Errors: ERR_IO,
+ * ERR_NOMEM. */
+enum err cli__file_sha256(const char *path, char hex[65], int64_t *size, struct errbuf *err);
+/* Appends base, then "?q=v&..." for each pair (option name, query name) of pairs whose option
+ * was given, values escaped. Errors: ERR_NOMEM, ERR_LIMIT. */
+enum err cli__query_path(struct buf *path, const char *base, const char *const *pairs, size_t count,
+                         const struct cli_args *a);
+/* GETs a list page and prints it: --json as is, else header and row(item) for each item (or
+ * empty when there are none) and the next cursor. Returns the exit code. */
+int cli__list_call(struct cli *c, const char *path, cli_render_fn *row, const char *header,
+                   const char *empty);
 
 /* ---- files ------------------------------------------------------------------------------ */
 

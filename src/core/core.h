@@ -111,6 +111,9 @@ struct core {
     /* The log's signing key; its name is the checkpoint origin. NULL: the log is read-only
      * on this node (another node sequences it, or a tool reads the store). */
     const struct tlog_signer *log_signer;
+    /* The exchange operator's Ed25519 signing identity, for rights certificates (see the
+     * products section). NULL: this node cannot issue or re-sign certificates. */
+    const struct core_signer *operator_signer;
 };
 
 /* The authenticated caller of an operation. An anonymous caller has id[0] == '\0'. */
@@ -253,6 +256,315 @@ enum err core_log_tile(struct core *c, const struct tlog_tile *tile, struct buf 
 
 /* One integrated entry by index; ERR_NOT_FOUND beyond the newest checkpoint. */
 enum err core_log_entry(struct core *c, int64_t index, struct store_event *out, struct errbuf *err);
+
+/* ---- products, revisions, rights, assessments -------------------------------------------- */
+
+/*
+ * A data product (prd_) is registered by a verified provider (or a broker acting for one)
+ * holding an active data_provider certificate. Its metadata lives in immutable revisions
+ * (rev_, numbered 1, 2, ... per product): a change of metadata makes a new revision and old
+ * ones never change, so that rights certificates, assessments and later listings can name
+ * exactly what they are about. Rules, all enforced at registration and revision:
+ *
+ *   - core data (sensitivity "core") is never registered for trading;
+ *   - personal data, and any product declaring personal information, names its basis
+ *     (consent or anonymisation) and the evidence for it;
+ *   - important data is flagged for supervision; offering it across the border needs a
+ *     passed cross_border assessment (core_revision_cross_border answers at listing time);
+ *   - a derived product names its parent revisions and inherits their restrictions: its
+ *     effective classification and sensitivity are the strictest of its own and its parents'.
+ *
+ * The metadata document (JSON, validated field by field; errors name the field, e.g.
+ * "schema[2].type" or "source.personal_information.basis"):
+ *   {"kind", "title", "description", "category", "use_cases": [...], "update_frequency",
+ *    "classification", "sensitivity", "content_hash" (SHA-256 hex of the data),
+ *    "schema": [{"name", "type", "unit", "description", "values" (enum), "fingerprint_tolerance"}],
+ *    "sample": {"format": "csv" | "jsonl", "data": "..."},
+ *    "source": {"method", "legal_basis", "processing",
+ *               "personal_information": {"contained", "basis", "evidence"}},
+ *    "parents": ["rev_..."]}
+ * docs/api.md is the full reference.
+ */
+
+enum core_product_kind {
+    CORE_PRODUCT_DATASET,
+    CORE_PRODUCT_API,
+    CORE_PRODUCT_REPORT,
+    CORE_PRODUCT_MODEL,
+    CORE_PRODUCT_COMPUTE,
+    CORE_PRODUCT__COUNT
+};
+
+/* Ordered from least to most restricted: inheritance takes the maximum. */
+enum core_classification {
+    CORE_CLASS_PUBLIC,
+    CORE_CLASS_CORPORATE,
+    CORE_CLASS_PERSONAL,
+    CORE_CLASS__COUNT
+};
+
+/* Ordered from least to most restricted. */
+enum core_sensitivity { CORE_SENS_GENERAL, CORE_SENS_IMPORTANT, CORE_SENS_CORE, CORE_SENS__COUNT };
+
+/* The three rights of the Data Twenty Measures (2022). */
+enum core_right {
+    CORE_RIGHT_HOLDING,    /* holding of the data resource */
+    CORE_RIGHT_PROCESSING, /* processing and use */
+    CORE_RIGHT_OPERATION,  /* commercial operation of the product */
+    CORE_RIGHT__COUNT
+};
+
+enum core_assessment_kind {
+    CORE_ASSESS_COMPLIANCE,
+    CORE_ASSESS_SECURITY,
+    CORE_ASSESS_QUALITY,
+    CORE_ASSESS_VALUATION,
+    CORE_ASSESS_CROSS_BORDER, /* outbound data security assessment; not a listing-policy kind */
+    CORE_ASSESS__COUNT
+};
+
+const char *core_product_kind_name(enum core_product_kind kind);
+enum err core_product_kind_parse(const char *name, enum core_product_kind *out);
+const char *core_classification_name(enum core_classification c);
+enum err core_classification_parse(const char *name, enum core_classification *out);
+const char *core_sensitivity_name(enum core_sensitivity s);
+enum err core_sensitivity_parse(const char *name, enum core_sensitivity *out);
+const char *core_right_name(enum core_right right);
+enum err core_right_parse(const char *name, enum core_right *out);
+const char *core_assessment_kind_name(enum core_assessment_kind kind);
+enum err core_assessment_kind_parse(const char *name, enum core_assessment_kind *out);
+
+/* The industry taxonomy, maintained in code (product.c). */
+struct core_category {
+    const char *code;     /* "credit_inquiry" */
+    const char *label_zh; /* "征信" */
+    const char *label_en; /* "Credit inquiry" */
+};
+
+/* The categories in display order; *count receives their number. Cannot fail. */
+const struct core_category *core_categories(size_t *count);
+
+/* Limits on product metadata, with the reason. */
+#define CORE_TITLE_CHARS_MAX 200        /* a catalogue line */
+#define CORE_DESCRIPTION_CHARS_MAX 5000 /* a page of prose; documents go in files */
+#define CORE_USE_CASES_MAX 20
+#define CORE_USE_CASE_CHARS_MAX 200
+#define CORE_COLUMNS_MAX 256 /* wide tables exist; wider ones are split into products */
+#define CORE_COLUMN_NAME_CHARS_MAX 64
+#define CORE_COLUMN_TEXT_CHARS_MAX 500
+#define CORE_ENUM_VALUES_MAX 100
+#define CORE_PARENTS_MAX 16
+#define CORE_DECLARATION_CHARS_MAX 2000   /* legal basis, processing, evidence: a paragraph */
+#define CORE_SAMPLE_BYTES_MAX (64 * 1024) /* a sample, not the data: fits one request */
+#define CORE_TERMS_CHARS_MAX 2000
+
+/*
+ * The operator's Ed25519 signing function, injected so that core holds no key file: signs
+ * len bytes of msg into sig (64 bytes). public_key is the base64 of the 32-byte public key.
+ * Errors are the signer's (ERR_UNAVAILABLE when a remote signer is down).
+ */
+typedef enum err core_sign_fn(void *ctx, const unsigned char *msg, size_t len,
+                              unsigned char sig[64], struct errbuf *err);
+
+struct core_signer {
+    core_sign_fn *sign;
+    void *ctx;
+    char public_key[STORE_PUBKEY_MAX];
+};
+
+/*
+ * Runs the exchange's own quality checks over a sample against a declared schema (the JSON
+ * array of the metadata's "schema"): completeness (nulls per column), conformance of every
+ * value to its column's type, duplicate rows, and the range (min, max) of each numeric
+ * column. format is "csv" (RFC 4180 with a header line) or "jsonl" (one JSON object per
+ * line). Malformed rows are counted, not refused. *report receives a new JSON object (caller
+ * decrefs): {"format", "rows", "malformed_rows", "duplicate_rows", "missing_columns",
+ * "unknown_columns", "columns": [{"name", "type", "nulls", "completeness_permille",
+ * "type_errors", "min", "max"}], "completeness_permille", "passed", "problems": [...]}.
+ * Ratios are integers in permille: nothing here uses floating point. Errors: ERR_INVALID (a
+ * bad schema or format, field named), ERR_LIMIT (sample over CORE_SAMPLE_BYTES_MAX), ERR_NOMEM.
+ */
+enum err core_quality_check(const json_t *schema, const char *format, const char *sample,
+                            size_t sample_len, json_t **report, struct errbuf *err);
+
+/*
+ * Registers a product: validates metadata (borrowed), applies the classification rules, runs
+ * the quality checks on a sample, and records the product and its revision 1 with one event
+ * "product.registered". Fills *product and *revision (release the revision with
+ * store_revision_release). Errors: ERR_FORBIDDEN (not a verified provider or broker, or no
+ * active data_provider certificate, or a parent revision the caller has no processing right
+ * on), ERR_INVALID (a field, named; core data is refused here with field "sensitivity"),
+ * ERR_NOT_FOUND (a parent revision), store errors.
+ */
+enum err core_product_register(struct core *c, const struct core_principal *who,
+                               const json_t *metadata, struct store_product *product,
+                               struct store_revision *revision, struct errbuf *err);
+
+/*
+ * Makes revision n+1 of a product from a complete new metadata document (the same shape as
+ * registration; "kind" cannot change). Only the product's provider may revise. Metadata
+ * identical to the newest revision's is ERR_CONFLICT. Errors as for registration, and
+ * ERR_NOT_FOUND for a product the caller cannot see.
+ */
+enum err core_product_revise(struct core *c, const struct core_principal *who,
+                             const char *product_id, const json_t *metadata,
+                             struct store_product *product, struct store_revision *revision,
+                             struct errbuf *err);
+
+/* Visibility of products: the operator and a verified regulator see all; the provider its
+ * own; a service firm the products it was asked to assess; an entity holding or licensed a
+ * right on the product that product. Anything else is ERR_NOT_FOUND. */
+enum err core_product_get(struct core *c, const struct core_principal *who, const char *id,
+                          struct store_product *out, struct errbuf *err);
+/* A revision by id (rev_) or, with product_id non-NULL, by number ("3"). Same visibility.
+ * Release *out with store_revision_release. */
+enum err core_revision_get(struct core *c, const struct core_principal *who, const char *product_id,
+                           const char *revision, struct store_revision *out, struct errbuf *err);
+/* Lists products: the operator and a verified regulator see all, anyone else only its own
+ * (the provider filter is forced). Filter values are validated. */
+enum err core_product_list(struct core *c, const struct core_principal *who,
+                           const struct store_product_filter *filter,
+                           struct store_product_page *page, struct errbuf *err);
+
+/* Why a revision may not be listed or offered across the border: one missing item. */
+#define CORE_MISSING_MAX 12
+struct core_missing {
+    char item[24]; /* "assessment", "right", "classification", "revision" */
+    char kind[24]; /* "security", "operation", "core", ... ("" when none) */
+    char reason[160];
+};
+
+struct core_listable {
+    int listable;           /* 1 when missing_count == 0 */
+    int64_t policy_version; /* the listing policy applied (0: the built-in default) */
+    size_t missing_count;
+    struct core_missing missing[CORE_MISSING_MAX];
+};
+
+/*
+ * Answers whether a revision may be listed: it is not core data; it is its product's newest
+ * revision; an operation right certificate on it is active (or pledged); and every assessment
+ * kind the current listing policy requires for its (classification, sensitivity) has a
+ * submitted report on this very revision with verdict pass or conditions. Otherwise names
+ * each missing item. For the listing module. Errors: ERR_INVALID (bad id), ERR_NOT_FOUND,
+ * store errors.
+ */
+enum err core_product_listable(struct core *c, const char *revision_id, struct core_listable *out,
+                               struct errbuf *err);
+
+/*
+ * Answers whether a revision may be offered across the border (design §2 step 12): never for
+ * core data; important data and personal data only with a submitted cross_border assessment
+ * (pass or conditions) of this revision; general non-personal data freely. The entity's own
+ * cross_border certificate is the listing module's check. out->listable says yes or no.
+ */
+enum err core_revision_cross_border(struct core *c, const char *revision_id,
+                                    struct core_listable *out, struct errbuf *err);
+
+/*
+ * Rights certificates (rgt_). Each is a canonical JSON document (keys sorted, compact,
+ * UTF-8: the log's leaf encoding) signed with the operator's key through c->operator_signer:
+ *   {"content_hash", "holder": {"id", "name", "uscc"}, "id", "issued_at", "issuer":
+ *    {"id", "public_key"}, "previous" (SHA-256 hex of the version it replaces, or null),
+ *    "product_id", "revision", "revision_id", "right", "type": "bourse/rights-certificate",
+ *    "v": 1, "version"}
+ * A transfer re-issues the document (version + 1, the new holder, "previous" chaining it);
+ * licences, pledges, releases and revocation are events and history rows. Every operation
+ * appends one event carrying the document where it changed. Statuses: active <-> pledged,
+ * either -> revoked.
+ */
+
+/* Issues a certificate for one right on a revision to holder_id (NULL: the product's
+ * provider). Operator only. One live (active or pledged) certificate per revision and right
+ * (ERR_CONFLICT). The holder is a verified provider, broker or buyer. ERR_UNAVAILABLE when
+ * no operator signer is configured. */
+enum err core_rights_issue(struct core *c, const struct core_principal *who,
+                           const char *revision_id, const char *right, const char *holder_id,
+                           struct store_rights *out, struct errbuf *err);
+/* The holder licenses the right to a verified licensee with terms (1..CORE_TERMS_CHARS_MAX
+ * characters). Allowed while pledged. */
+enum err core_rights_license(struct core *c, const struct core_principal *who, const char *id,
+                             const char *licensee_id, const char *terms, struct store_rights *out,
+                             struct errbuf *err);
+/* The holder (or the operator) transfers the certificate to another verified provider,
+ * broker or buyer; the document is re-signed. A pledged certificate cannot be transferred
+ * (ERR_BAD_STATE). */
+enum err core_rights_transfer(struct core *c, const struct core_principal *who, const char *id,
+                              const char *to_id, struct store_rights *out, struct errbuf *err);
+/* The holder pledges an active certificate as collateral to a verified creditor entity. */
+enum err core_rights_pledge(struct core *c, const struct core_principal *who, const char *id,
+                            const char *creditor_id, const char *terms, struct store_rights *out,
+                            struct errbuf *err);
+/* The creditor (or the operator) releases a pledge. */
+enum err core_rights_release(struct core *c, const struct core_principal *who, const char *id,
+                             struct store_rights *out, struct errbuf *err);
+/* The operator revokes a live certificate; the reason is required. */
+enum err core_rights_revoke(struct core *c, const struct core_principal *who, const char *id,
+                            const char *reason, struct store_rights *out, struct errbuf *err);
+/* Reads a certificate; certificates are public records (anyone may verify them). */
+enum err core_rights_get(struct core *c, const char *id, struct store_rights *out,
+                         struct errbuf *err);
+/* Lists certificates: the operator and a verified regulator see all, anyone else those it
+ * holds, is pledged, or that are on its own products. */
+enum err core_rights_list(struct core *c, const struct core_principal *who,
+                          const struct store_rights_filter *filter, struct store_rights_page *page,
+                          struct errbuf *err);
+/*
+ * Checks a certificate document: parses document, checks it is canonical, and verifies
+ * signature_b64 (Ed25519, base64 of 64 bytes) with public_key_b64. ERR_INVALID when it is
+ * not a canonical JSON object, ERR_CORRUPT when the signature does not verify. For tests and
+ * tools; the same check anyone can run offline.
+ */
+enum err core_rights_verify(const char *document, const char *signature_b64,
+                            const char *public_key_b64, struct errbuf *err);
+
+/*
+ * The listing policy: which assessment kinds (compliance, security, quality, valuation) each
+ * (classification, sensitivity) needs, sensitivity general or important (core is never
+ * listed). Versioned: each set makes version n+1; version 0 is the built-in default
+ * (compliance and quality for all, plus security for personal or important data).
+ * The JSON is {"rules": [{"classification", "sensitivity", "kinds": [...]}]} with exactly
+ * one rule for each of the six pairs.
+ */
+enum err core_policy_set(struct core *c, const struct core_principal *who, const json_t *policy,
+                         struct store_policy *out, struct errbuf *err);
+/* The policy of that version: CORE_POLICY_CURRENT for the one in force (the newest, or the
+ * default when none was set), 0 for the built-in default, n for version n (ERR_NOT_FOUND if
+ * there is none). Release with store_policy_release. */
+#define CORE_POLICY_CURRENT (-1)
+enum err core_policy_get(struct core *c, int64_t version, struct store_policy *out,
+                         struct errbuf *err);
+
+/*
+ * Assessments (asm_). The product's provider requests one kind of assessment of its newest
+ * revision from a verified service firm with that speciality (cross_border needs
+ * "security"); one open request per revision and kind (ERR_CONFLICT).
+ */
+enum err core_assessment_request(struct core *c, const struct core_principal *who,
+                                 const char *revision_id, const char *kind, const char *firm_id,
+                                 struct store_assessment *out, struct errbuf *err);
+/*
+ * The firm submits its report: report is the exact canonical JSON text it signed (keys
+ * sorted, compact, integers only) and signature_b64 the base64 Ed25519 signature over those
+ * bytes with the firm's own key, verified against the public key it registered. The report:
+ *   {"assessment_id", "content_hash", "document": {"sha256", "size"}, "findings":
+ *    [{"severity": "info"|"minor"|"major"|"critical", "text"}], "conditions": [...],
+ *    "firm_id", "kind", "product_id", "revision_id", "type": "bourse/assessment-report",
+ *    "v": 1, "verdict": "pass"|"fail"|"conditions"}
+ * and must name this assessment, its firm, kind and revision and that revision's content
+ * hash. "conditions" is required (non-empty) for verdict conditions. Errors: ERR_FORBIDDEN
+ * (not the assigned firm), ERR_BAD_STATE (already submitted), ERR_INVALID (field named;
+ * "signature" when it does not verify).
+ */
+enum err core_assessment_submit(struct core *c, const struct core_principal *who, const char *id,
+                                const char *report, const char *signature_b64,
+                                struct store_assessment *out, struct errbuf *err);
+/* Visibility: the operator and a verified regulator, the provider, the assigned firm. */
+enum err core_assessment_get(struct core *c, const struct core_principal *who, const char *id,
+                             struct store_assessment *out, struct errbuf *err);
+enum err core_assessment_list(struct core *c, const struct core_principal *who,
+                              const struct store_assessment_filter *filter,
+                              struct store_assessment_page *page, struct errbuf *err);
 
 /* ---- bootstrap -------------------------------------------------------------------------- */
 

@@ -402,8 +402,8 @@ enum err http__healthz(struct http_server *srv, struct http_request *req, struct
 {
     (void)req;
     res->status = 200;
-    res->body =
-        json_pack("{s:s, s:s}", "status", "ok", "store", store_backend_name(srv->core.store));
+    res->body = json_pack("{s:s, s:s, s:b}", "status", "ok", "store",
+                          store_backend_name(srv->core.store), "log_leader", srv->log_leader == 1);
     return res->body != NULL ? ERR_OK : oom(err);
 }
 

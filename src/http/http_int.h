@@ -75,6 +75,12 @@ http_handler_fn http__healthz, http__metrics, http__entity_apply, http__entity_l
 http_handler_fn http__log_checkpoint_text, http__log_key, http__log_tile, http__log_checkpoint,
     http__log_entry, http__log_inclusion, http__log_consistency, http__events;
 /* products.c */
+http_handler_fn http__categories, http__exchange, http__product_register, http__product_list,
+    http__product_get, http__product_revise, http__revision_get_number, http__revision_get,
+    http__revision_listable, http__rights_issue, http__rights_list, http__rights_get,
+    http__rights_license, http__rights_transfer, http__rights_pledge, http__rights_release,
+    http__rights_revoke, http__policy_get, http__policy_set, http__assessment_request,
+    http__assessment_list, http__assessment_get, http__assessment_submit;
 /* clearing.c */
 /* catalogue.c */
 extern const size_t http__routes_count;
@@ -84,16 +90,25 @@ struct http_server {
     const char *data_dir;
     const char *listen;
     char log_verifier[TLOG_VERIFIER_KEY_MAX]; /* published at /log/key */
-    int64_t log_size;                         /* newest checkpoint's tree size */
-    int64_t log_last_ms;                      /* monotonic ms of the last integration */
+    /* The tree size this node last integrated to: a progress mark for http__log_tick only.
+     * Readers ask the store, whose newest checkpoint another node may have written. */
+    int64_t log_size;
+    int64_t log_last_ms; /* monotonic ms of the last integration */
+    int log_leader;      /* 1 while this node sequences the log, 0 not, -1 not yet known */
 };
+
+/* Loads the operator's signing key from <data_dir>/operator.ed25519 and gives core its
+ * signer (products.c). ERR_NOT_FOUND, ERR_IO, ERR_CORRUPT for a missing or bad key file. */
+enum err http__products_init(struct http_server *srv, struct errbuf *err);
 
 /* How often the event loop integrates new events into the log, at most. */
 #define HTTP_LOG_TICK_MS 100
 /* Time one tick may spend catching up before it lets requests in again. */
 #define HTTP_LOG_TICK_BUDGET_MS 50
 
-/* Integrates pending events when HTTP_LOG_TICK_MS has passed (force: now). */
+/* Integrates pending events when HTTP_LOG_TICK_MS has passed (force: now), if this node is
+ * the log's leader (store_leader_try, asked every tick so that a follower takes over within
+ * a tick of the leader's connection closing). */
 void http__log_tick(struct http_server *srv, int force);
 
 /* Router: finds the route for (method, path), filling req->params. Returns the index, or -1

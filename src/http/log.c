@@ -21,6 +21,29 @@
 #define LOG_FRESH "public, max-age=1, no-cache"
 #define LOG_EVENTS_PAGE_MAX 1000
 
+/* Asks the store whether this node sequences the log, and logs every change of role. Several
+ * nodes on one PostgreSQL database follow the one leader; followers serve /log/ from the
+ * shared tables all the same. */
+static int log_leader_check(struct http_server *srv)
+{
+    struct errbuf err;
+    errbuf_init(&err);
+    int leader = 0;
+    enum err rc = store_leader_try(srv->core.store, &leader, &err);
+    if (leader == srv->log_leader) {
+        return leader;
+    }
+    if (leader) {
+        log_msg(LOG_INFO, "log: this node is the leader and sequences the log");
+    } else if (rc != ERR_OK) {
+        log_msg(LOG_WARN, "log: cannot tell whether this node leads the log: %s", err.msg);
+    } else {
+        log_msg(LOG_INFO, "log: another node sequences the log; this node follows");
+    }
+    srv->log_leader = leader;
+    return leader;
+}
+
 void http__log_tick(struct http_server *srv, int force)
 {
     if (srv->core.log_signer == NULL) {
@@ -31,6 +54,9 @@ void http__log_tick(struct http_server *srv, int force)
         return;
     }
     srv->log_last_ms = now;
+    if (!log_leader_check(srv)) {
+        return;
+    }
     int64_t deadline = now + HTTP_LOG_TICK_BUDGET_MS;
     for (;;) {
         struct errbuf err;
@@ -254,72 +280,58 @@ static enum err proof_file(struct http_server *srv, int inclusion, int64_t index
     return ERR_OK;
 }
 
-/* GET /v1/log/proofs/inclusion?index=&tree_size=&format= */
-enum err http__log_inclusion(struct http_server *srv, struct http_request *req,
-                             struct http_response *res, struct errbuf *err)
+/*
+ * Both proof routes take a required position (`index` or `from`), an optional tree size
+ * (`tree_size` or `to`, 0 = the newest) and `format`; they answer JSON or a proof file.
+ */
+static enum err proof_route(struct http_server *srv, struct http_request *req,
+                            struct http_response *res, int inclusion, struct errbuf *err)
 {
-    static const char *const allowed[] = {"index", "tree_size", "format", NULL};
-    int64_t index = 0, tree_size = 0;
+    const char *first = inclusion ? "index" : "from";
+    const char *second = inclusion ? "tree_size" : "to";
+    const char *const allowed[] = {first, second, "format", NULL};
+    int64_t a = 0, b = 0;
     int file = 0;
     enum err rc = http__query_only(req, allowed, err);
     if (rc == ERR_OK) {
-        rc = query_int(req, "index", 1, &index, err);
+        rc = query_int(req, first, 1, &a, err);
     }
     if (rc == ERR_OK) {
-        rc = query_int(req, "tree_size", 0, &tree_size, err);
+        rc = query_int(req, second, 0, &b, err);
     }
     if (rc == ERR_OK) {
         rc = proof_format(req, &file, err);
     }
     struct tlog_proof proof;
     if (rc == ERR_OK) {
-        rc = core_log_prove_inclusion(&srv->core, index, &tree_size, &proof, err);
+        rc = inclusion ? core_log_prove_inclusion(&srv->core, a, &b, &proof, err)
+                       : core_log_prove_consistency(&srv->core, a, &b, &proof, err);
     }
     if (rc != ERR_OK) {
         return rc;
     }
     if (file) {
-        return proof_file(srv, 1, index, tree_size, &proof, res, err);
+        return proof_file(srv, inclusion, a, b, &proof, res, err);
     }
-    res->body = json_pack("{s:I, s:I, s:o*}", "index", (json_int_t)index, "tree_size",
-                          (json_int_t)tree_size, "hashes", proof_json(&proof));
+    res->body = json_pack("{s:I, s:I, s:o*}", first, (json_int_t)a, second, (json_int_t)b, "hashes",
+                          proof_json(&proof));
     res->status = 200;
     res->cache_control = LOG_IMMUTABLE;
     return res->body != NULL ? ERR_OK : err_set(err, ERR_NOMEM, "", "out of memory");
+}
+
+/* GET /v1/log/proofs/inclusion?index=&tree_size=&format= */
+enum err http__log_inclusion(struct http_server *srv, struct http_request *req,
+                             struct http_response *res, struct errbuf *err)
+{
+    return proof_route(srv, req, res, 1, err);
 }
 
 /* GET /v1/log/proofs/consistency?from=&to=&format= */
 enum err http__log_consistency(struct http_server *srv, struct http_request *req,
                                struct http_response *res, struct errbuf *err)
 {
-    static const char *const allowed[] = {"from", "to", "format", NULL};
-    int64_t from = 0, to = 0;
-    int file = 0;
-    enum err rc = http__query_only(req, allowed, err);
-    if (rc == ERR_OK) {
-        rc = query_int(req, "from", 1, &from, err);
-    }
-    if (rc == ERR_OK) {
-        rc = query_int(req, "to", 0, &to, err);
-    }
-    if (rc == ERR_OK) {
-        rc = proof_format(req, &file, err);
-    }
-    struct tlog_proof proof;
-    if (rc == ERR_OK) {
-        rc = core_log_prove_consistency(&srv->core, from, &to, &proof, err);
-    }
-    if (rc != ERR_OK) {
-        return rc;
-    }
-    if (file) {
-        return proof_file(srv, 0, from, to, &proof, res, err);
-    }
-    res->body = json_pack("{s:I, s:I, s:o*}", "from", (json_int_t)from, "to", (json_int_t)to,
-                          "hashes", proof_json(&proof));
-    res->status = 200;
-    res->cache_control = LOG_IMMUTABLE;
-    return res->body != NULL ? ERR_OK : err_set(err, ERR_NOMEM, "", "out of memory");
+    return proof_route(srv, req, res, 0, err);
 }
 
 /* GET /v1/events?from=&limit= (operator, regulator): the database's events, for audits. */

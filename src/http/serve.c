@@ -11,6 +11,12 @@
  *   operator.key      the operator's first API key, written before the store commits it
  *   log.key           the transparency log's signing key (Go note signer format); its name
  *                     is the log's origin, fixed at first start by log_origin
+ *
+ * Several nodes on one PostgreSQL database are one exchange, so they need the same secret.key,
+ * log.key and operator.ed25519 (copy them from the first node's data directory). The first
+ * start records in the store's meta table what each key is (the log's verifier key, a keyed
+ * hash under secret.key, the operator's public key), and every start compares: a node with
+ * other keys refuses to start instead of signing a divergent log or rejecting every API key.
  */
 #include "util/compat.h"
 #include "http/http.h"
@@ -356,11 +362,67 @@ static enum err load_log_key(const struct serve_config *cfg, struct tlog_signer 
     return rc;
 }
 
-/* Creates the operator on an empty exchange. The key file is written and synced inside the
- * store transaction, before the commit, so a crash leaves either both or (harmlessly) a key
- * file for an operator that a restart creates afresh. */
+/* What this node's key files are, as recorded in the meta table. */
+struct key_marks {
+    char secret_check[2 * crypto_generichash_BYTES + 1]; /* hex of a keyed hash under secret.key */
+    const char *log_verifier;                            /* the log's verifier key (public) */
+    const char *operator_key;                            /* the operator's public key, base64 */
+};
+
+/* The keyed hash of a constant under secret.key: equal for equal keys, and reveals nothing. */
+static void secret_check_make(const unsigned char secret[32],
+                              char out[2 * crypto_generichash_BYTES + 1])
+{
+    static const char label[] = "bourse secret.key check v1";
+    unsigned char h[crypto_generichash_BYTES];
+    crypto_generichash(h, sizeof(h), (const unsigned char *)label, sizeof(label) - 1, secret, 32);
+    sodium_bin2hex(out, 2 * crypto_generichash_BYTES + 1, h, sizeof(h));
+}
+
+/* Records the marks of the key files on first start and compares them on every later one,
+ * inside the caller's transaction (which on PostgreSQL serialises nodes starting together).
+ * ERR_CONFLICT naming the file when this node's key differs from the exchange's. */
+static enum err keys_check(struct store *s, const struct serve_config *cfg,
+                           const struct key_marks *marks, struct errbuf *err)
+{
+    ASSERT(store_tx_depth(s) > 0);
+    const struct {
+        const char *meta;
+        const char *file;
+        const char *value;
+    } checks[] = {
+        {"key.secret_check", "secret.key", marks->secret_check},
+        {"key.log_verifier", "log.key", marks->log_verifier},
+        {"key.operator_public", "operator.ed25519", marks->operator_key},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(checks); i++) {
+        char *stored = NULL;
+        enum err rc = store_meta_get(s, checks[i].meta, &stored, err);
+        if (rc == ERR_NOT_FOUND) {
+            rc = store_meta_put(s, checks[i].meta, checks[i].value, err);
+        } else if (rc == ERR_OK && strcmp(stored, checks[i].value) != 0) {
+            rc = err_set(err, ERR_CONFLICT, "data",
+                         "'%s/%s' is not the key this exchange's database was started with; "
+                         "every node on one database needs the same secret.key, log.key and "
+                         "operator.ed25519",
+                         cfg->data, checks[i].file);
+        }
+        mem_free(stored);
+        if (rc != ERR_OK) {
+            return rc;
+        }
+    }
+    return ERR_OK;
+}
+
+/* Checks the key files against the database, then creates the operator on an empty exchange,
+ * in one transaction: of several nodes starting together on an empty PostgreSQL database, the
+ * first creates the operator and records its keys, and the others wait (writer lock), then
+ * find both. The key file is written and synced inside the store transaction, before the
+ * commit, so a crash leaves either both or (harmlessly) a key file for an operator that a
+ * restart creates afresh. */
 static enum err bootstrap(struct http_server *srv, const struct serve_config *cfg,
-                          const char *pk_b64, int *created, struct errbuf *err)
+                          const struct key_marks *marks, int *created, struct errbuf *err)
 {
     char path[SERVE_PATH_MAX];
     enum err rc = data_path(path, cfg, "operator.key", err);
@@ -372,7 +434,10 @@ static enum err bootstrap(struct http_server *srv, const struct serve_config *cf
         return rc;
     }
     struct core_new_key key;
-    rc = core_bootstrap(&srv->core, pk_b64, created, &key, err);
+    rc = keys_check(srv->core.store, cfg, marks, err);
+    if (rc == ERR_OK) {
+        rc = core_bootstrap(&srv->core, marks->operator_key, created, &key, err);
+    }
     if (rc == ERR_OK && *created) {
         char line[CORE_API_SECRET_MAX + 2];
         int n = snprintf(line, sizeof(line), "%s\n", key.secret);
@@ -436,22 +501,39 @@ int http_serve_main(int argc, char **argv)
     srv.core.rng = &rng_system;
     crypto_kdf_derive_from_key(srv.core.api_key_hash_key, sizeof(srv.core.api_key_hash_key), 1,
                                "apikeys_", secret);
+    struct key_marks marks;
+    secret_check_make(secret, marks.secret_check);
     sodium_memzero(secret, sizeof(secret));
+    srv.log_leader = -1;
     srv.data_dir = cfg.data;
     srv.listen = cfg.listen;
+    rc = http__products_init(&srv, &err);
+    if (rc != ERR_OK) {
+        fprintf(stderr, "error: cannot load the operator's signing key: %s\n", err.msg);
+        goto out;
+    }
     srv.core.log_signer = &log_signer;
     struct tlog_verifier verifier;
     tlog_signer_verifier(&log_signer, &verifier);
     tlog_verifier_format(&verifier, srv.log_verifier);
-    rc = bootstrap(&srv, &cfg, pk_b64, &created, &err);
+    marks.log_verifier = srv.log_verifier;
+    marks.operator_key = pk_b64;
+    rc = bootstrap(&srv, &cfg, &marks, &created, &err);
     if (rc != ERR_OK) {
-        fprintf(stderr, "error: cannot create the operator: %s\n", err.msg);
+        fprintf(stderr, "error: cannot start the exchange: %s\n", err.msg);
         goto out;
     }
     printf("bourse: exchange listening on http://%s (store %s, data %s)\n", cfg.listen,
            store_backend_name(srv.core.store), cfg.data);
-    printf("bourse: operator api key %s %s/operator.key\n", created ? "written to" : "is in",
-           cfg.data);
+    char key_path[SERVE_PATH_MAX];
+    if (created || (data_path(key_path, &cfg, "operator.key", &err) == ERR_OK &&
+                    access(key_path, F_OK) == 0)) {
+        printf("bourse: operator api key %s %s/operator.key\n", created ? "written to" : "is in",
+               cfg.data);
+    } else {
+        printf("bourse: operator api key: in the data directory of the node that created the "
+               "operator\n");
+    }
     http__log_tick(&srv, 1);
     printf("bourse: transparency log %s, key %s\n", log_signer.name, srv.log_verifier);
     printf("bourse: stop with Ctrl-C or kill -TERM %ld\n", (long)getpid());

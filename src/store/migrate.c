@@ -2,7 +2,9 @@
  * migrate.c: the numbered schema migrations, applied in order at open, each in its own
  * transaction together with its row in schema_migrations. The SQL is the portable subset
  * (BIGINT, TEXT, $n parameters) that SQLite and PostgreSQL both accept, so that one list
- * serves both backends. A migration, once released, is never edited: add a new one.
+ * serves both backends. A migration, once released, is never edited: add a new one. A
+ * migration that creates a table also adds it to copy_tables in copy.c, so that `bourse db
+ * copy` moves it (store_test fails until it does).
  */
 #include "util/compat.h"
 #include "store/store.h"
@@ -87,8 +89,160 @@ const struct store_migration store__migrations[] = {
         "  created_ms BIGINT NOT NULL);"},
     /* Reserved while the clearing, product and catalogue modules are written in parallel;
      * each is replaced by its real schema before it is first released. */
-    {3, "CREATE TABLE reserved_3 (id BIGINT PRIMARY KEY)"},
-    {4, "CREATE TABLE reserved_4 (id BIGINT PRIMARY KEY)"},
+    /* 3: the clearing ledger (src/store/clearing.c, docs/decisions/0004-ledger.md). */
+    {3, "CREATE TABLE ledger_accounts ("
+        "  id TEXT PRIMARY KEY,"
+        "  owner TEXT NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  currency TEXT NOT NULL,"
+        "  flags BIGINT NOT NULL,"
+        "  debits_posted BIGINT NOT NULL,"
+        "  credits_posted BIGINT NOT NULL,"
+        "  debits_pending BIGINT NOT NULL,"
+        "  credits_pending BIGINT NOT NULL,"
+        "  created_ms BIGINT NOT NULL,"
+        "  log_index BIGINT NOT NULL);"
+        "CREATE INDEX ledger_accounts_owner ON ledger_accounts (owner, currency, kind);"
+        "CREATE TABLE ledger_transfers ("
+        "  seq BIGINT PRIMARY KEY,"
+        "  id TEXT NOT NULL UNIQUE,"
+        "  kind TEXT NOT NULL,"
+        "  state TEXT NOT NULL,"
+        "  debit_account TEXT NOT NULL,"
+        "  credit_account TEXT NOT NULL,"
+        "  amount BIGINT NOT NULL,"
+        "  currency TEXT NOT NULL,"
+        "  code TEXT NOT NULL,"
+        "  reference TEXT NOT NULL,"
+        "  pending_id TEXT NOT NULL,"
+        "  timeout_ms BIGINT NOT NULL,"
+        "  caller TEXT NOT NULL,"
+        "  idempotency_key TEXT NOT NULL,"
+        "  request_hash TEXT NOT NULL,"
+        "  debit_posted_after BIGINT NOT NULL,"
+        "  debit_pending_after BIGINT NOT NULL,"
+        "  credit_posted_after BIGINT NOT NULL,"
+        "  credit_pending_after BIGINT NOT NULL,"
+        "  created_ms BIGINT NOT NULL,"
+        "  log_index BIGINT NOT NULL);"
+        "CREATE INDEX ledger_transfers_debit ON ledger_transfers (debit_account, created_ms, seq);"
+        "CREATE INDEX ledger_transfers_credit ON ledger_transfers (credit_account, created_ms, seq);"
+        "CREATE TABLE ledger_timeouts ("
+        "  timeout_ms BIGINT NOT NULL,"
+        "  transfer_id TEXT NOT NULL,"
+        "  PRIMARY KEY (timeout_ms, transfer_id));"
+        "CREATE TABLE ledger_fee_schedules ("
+        "  id TEXT PRIMARY KEY,"
+        "  name TEXT NOT NULL,"
+        "  version BIGINT NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  currency TEXT NOT NULL,"
+        "  rate_bp BIGINT NOT NULL,"
+        "  minimum BIGINT NOT NULL,"
+        "  cap BIGINT NOT NULL,"
+        "  fixed_amount BIGINT NOT NULL,"
+        "  period TEXT NOT NULL,"
+        "  actor TEXT NOT NULL,"
+        "  created_ms BIGINT NOT NULL,"
+        "  log_index BIGINT NOT NULL,"
+        "  UNIQUE (name, version));"},
+    /* Products, their immutable revisions, rights certificates with their history, the
+     * listing policy's versions and assessments (src/store/products.c). */
+    {4, "CREATE TABLE products ("
+        "  id TEXT PRIMARY KEY,"
+        "  provider_id TEXT NOT NULL REFERENCES entities (id),"
+        "  kind TEXT NOT NULL,"
+        "  latest_revision BIGINT NOT NULL,"
+        "  latest_revision_id TEXT NOT NULL,"
+        "  title TEXT NOT NULL,"
+        "  category TEXT NOT NULL,"
+        "  classification TEXT NOT NULL,"
+        "  sensitivity TEXT NOT NULL,"
+        "  created_ms BIGINT NOT NULL,"
+        "  updated_ms BIGINT NOT NULL,"
+        "  log_index BIGINT NOT NULL);"
+        "CREATE INDEX products_created ON products (created_ms, id);"
+        "CREATE INDEX products_provider ON products (provider_id, created_ms);"
+        "CREATE TABLE product_revisions ("
+        "  id TEXT PRIMARY KEY,"
+        "  product_id TEXT NOT NULL REFERENCES products (id),"
+        "  number BIGINT NOT NULL,"
+        "  provider_id TEXT NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  title TEXT NOT NULL,"
+        "  category TEXT NOT NULL,"
+        "  classification TEXT NOT NULL,"
+        "  sensitivity TEXT NOT NULL,"
+        "  supervised BIGINT NOT NULL,"
+        "  content_hash TEXT NOT NULL,"
+        "  metadata_hash TEXT NOT NULL,"
+        "  metadata TEXT NOT NULL,"
+        "  sample_format TEXT NOT NULL,"
+        "  sample TEXT,"
+        "  quality TEXT,"
+        "  actor TEXT NOT NULL,"
+        "  created_ms BIGINT NOT NULL,"
+        "  log_index BIGINT NOT NULL,"
+        "  UNIQUE (product_id, number));"
+        "CREATE TABLE rights ("
+        "  id TEXT PRIMARY KEY,"
+        "  product_id TEXT NOT NULL REFERENCES products (id),"
+        "  revision_id TEXT NOT NULL REFERENCES product_revisions (id),"
+        "  content_hash TEXT NOT NULL,"
+        "  right_type TEXT NOT NULL,"
+        "  holder_id TEXT NOT NULL REFERENCES entities (id),"
+        "  status TEXT NOT NULL,"
+        "  pledgee_id TEXT NOT NULL,"
+        "  version BIGINT NOT NULL,"
+        "  document TEXT NOT NULL,"
+        "  signature TEXT NOT NULL,"
+        "  issued_ms BIGINT NOT NULL,"
+        "  updated_ms BIGINT NOT NULL,"
+        "  issue_log_index BIGINT NOT NULL,"
+        "  log_index BIGINT NOT NULL);"
+        "CREATE INDEX rights_created ON rights (issued_ms, id);"
+        "CREATE INDEX rights_revision ON rights (revision_id, right_type);"
+        "CREATE INDEX rights_holder ON rights (holder_id);"
+        "CREATE TABLE rights_history ("
+        "  log_index BIGINT PRIMARY KEY,"
+        "  rights_id TEXT NOT NULL REFERENCES rights (id),"
+        "  action TEXT NOT NULL,"
+        "  actor TEXT NOT NULL,"
+        "  holder_id TEXT NOT NULL,"
+        "  counterparty TEXT NOT NULL,"
+        "  terms TEXT NOT NULL,"
+        "  version BIGINT NOT NULL,"
+        "  at_ms BIGINT NOT NULL);"
+        "CREATE INDEX rights_history_rights ON rights_history (rights_id, log_index);"
+        "CREATE INDEX rights_history_counterparty ON rights_history (counterparty);"
+        "CREATE TABLE listing_policies ("
+        "  version BIGINT PRIMARY KEY,"
+        "  rules TEXT NOT NULL,"
+        "  actor TEXT NOT NULL,"
+        "  created_ms BIGINT NOT NULL,"
+        "  log_index BIGINT NOT NULL);"
+        "CREATE TABLE assessments ("
+        "  id TEXT PRIMARY KEY,"
+        "  product_id TEXT NOT NULL REFERENCES products (id),"
+        "  revision_id TEXT NOT NULL REFERENCES product_revisions (id),"
+        "  content_hash TEXT NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  firm_id TEXT NOT NULL REFERENCES entities (id),"
+        "  provider_id TEXT NOT NULL,"
+        "  status TEXT NOT NULL,"
+        "  verdict TEXT NOT NULL,"
+        "  report TEXT,"
+        "  signature TEXT NOT NULL,"
+        "  document_sha256 TEXT NOT NULL,"
+        "  document_size BIGINT NOT NULL,"
+        "  requested_ms BIGINT NOT NULL,"
+        "  submitted_ms BIGINT NOT NULL,"
+        "  log_index BIGINT NOT NULL,"
+        "  submit_log_index BIGINT NOT NULL);"
+        "CREATE INDEX assessments_created ON assessments (requested_ms, id);"
+        "CREATE INDEX assessments_revision ON assessments (revision_id, kind);"
+        "CREATE INDEX assessments_firm ON assessments (firm_id);"
+        "CREATE INDEX assessments_product ON assessments (product_id);"},
     {5, "CREATE TABLE reserved_5 (id BIGINT PRIMARY KEY)"},
 };
 
@@ -167,8 +321,13 @@ static enum err create_version_table(struct store *s, struct errbuf *err)
     return store_tx_commit(s, err);
 }
 
-enum err store__migrate(struct store *s, struct errbuf *err)
+enum err store_migrate(struct store *s, int *applied_count, struct errbuf *err)
 {
+    ASSERT(s != NULL);
+    ASSERT(store_tx_depth(s) == 0);
+    if (applied_count != NULL) {
+        *applied_count = 0;
+    }
     for (size_t i = 1; i < store__migrations_count; i++) {
         ASSERT(store__migrations[i].version == store__migrations[i - 1].version + 1);
     }
@@ -197,6 +356,9 @@ enum err store__migrate(struct store *s, struct errbuf *err)
         }
         if (applied) {
             log_msg(LOG_INFO, "store: applied migration %d", store__migrations[i].version);
+        }
+        if (applied && applied_count != NULL) {
+            (*applied_count)++;
         }
     }
     return ERR_OK;

@@ -37,6 +37,18 @@
  * transaction cannot run in autocommit mode on a new connection. Otherwise a broken
  * connection is reset (PQreset) at the start of the next call; after a failed reset, calls
  * fail fast for PG_RESET_BACKOFF_MS so that a down database does not stall every request.
+ *
+ * Log leadership (store_leader_try). The node that sequences the transparency log holds a
+ * session-level advisory lock (PG_LEADER_LOCK), taken with pg_try_advisory_lock, so it is
+ * released when the node's connection ends: a node that dies or loses its connection gives
+ * the log up at once, and another node takes it at its next try. A reset opens a new session
+ * that does not hold the lock, so every (re)connection gets a new session number and the lock
+ * is known held only by the session that took it. While it believes itself leader a node
+ * runs a trivial statement on each try, which notices a dead connection (and reconnects)
+ * before the node integrates again. Two nodes may still both integrate for one tick around a
+ * takeover (the old leader's connection dies after that statement); that is harmless, because
+ * each integration runs under the writer lock from the newest stored checkpoint and is
+ * deterministic (docs/decisions/0002-postgres-isolation.md).
  */
 #include "util/compat.h"
 #include "store/store.h"
@@ -73,14 +85,22 @@
 #define PG_WRITER_LOCK "7093017072554541057"
 _Static_assert(0x626F757273650001 == 7093017072554541057, "writer lock key");
 
+/* The log leader lock: the same prefix, then 0x0002. Held for the whole session. */
+#define PG_LEADER_LOCK "7093017072554541058"
+_Static_assert(0x626F757273650002 == 7093017072554541058, "leader lock key");
+
 #define PG_BEGIN_SQL                                                                               \
     "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ")"
 
 /* Run after every (re)connect: the settings the store's SQL and error handling rely on.
- * lock_timeout matches SQLite's busy timeout: a writer waits at most 5 s for another node. */
+ * lock_timeout matches SQLite's busy timeout: a writer waits at most 5 s for another node.
+ * The keepalives make the server notice within about 10 s that a node's machine vanished
+ * (the kernel's default is two hours), so that its session ends and the log leader lock
+ * passes on; a node queries every 100 ms, so only a dead or frozen one goes quiet for 5 s. */
 #define PG_SESSION_SQL                                                                             \
     "SET standard_conforming_strings = on; SET client_min_messages = warning; "                    \
-    "SET lock_timeout = 5000"
+    "SET lock_timeout = 5000; SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 1; "      \
+    "SET tcp_keepalives_count = 5"
 
 struct pg_stmt {
     char *sql; /* owned copy: the cache must not depend on the caller's string living on */
@@ -93,6 +113,8 @@ struct pg_db {
     size_t cached;
     uint64_t next_name;
     int tx_lost;               /* the connection broke inside a transaction */
+    uint64_t session;          /* numbers the connections: 1 at open, +1 on each reset */
+    uint64_t leader_session;   /* the session that holds PG_LEADER_LOCK; 0 when none does */
     int64_t reset_after_ns;    /* monotonic time before which no reset is tried */
     char down[ERRBUF_MSG_MAX]; /* why the last reset failed */
 };
@@ -228,6 +250,7 @@ static enum err pg_ensure(struct pg_db *d, struct errbuf *err)
     }
     pg_cache_clear(d);
     PQreset(d->conn);
+    d->session++; /* a new session, even if it fails: session locks are gone */
     if (PQstatus(d->conn) != CONNECTION_OK) {
         pg_message(d->conn, NULL, d->down, sizeof(d->down));
         d->reset_after_ns = now + PG_RESET_BACKOFF_NS;
@@ -500,6 +523,47 @@ out:
     return rc;
 }
 
+/* 1 when a one-row, one-column result holds boolean true. */
+static int pg_result_true(const PGresult *res)
+{
+    return PQntuples(res) == 1 && PQnfields(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+}
+
+static enum err pg_leader_try(void *handle, int *is_leader, struct errbuf *err)
+{
+    struct pg_db *d = handle;
+    ASSERT(d != NULL);
+    ASSERT(PQstatus(d->conn) != CONNECTION_OK || PQtransactionStatus(d->conn) == PQTRANS_IDLE);
+    *is_leader = 0;
+    PGresult *res = NULL;
+    enum err rc = ERR_OK;
+    if (d->leader_session != 0) {
+        /* Held since an earlier call, unless the connection was replaced in between; this
+         * statement finds a connection that died since then, and pg_run reconnects. */
+        rc = pg_run(d, "SELECT 1", NULL, 0, &res, err);
+        PQclear(res);
+        res = NULL;
+        if (rc != ERR_OK) {
+            d->leader_session = 0;
+            return rc;
+        }
+        if (d->leader_session == d->session) {
+            *is_leader = 1;
+            return ERR_OK;
+        }
+        log_msg(LOG_WARN, "store: the database connection was reset, which released the log "
+                          "leader lock");
+        d->leader_session = 0;
+    }
+    rc = pg_run(d, "SELECT pg_try_advisory_lock(" PG_LEADER_LOCK ")", NULL, 0, &res, err);
+    if (rc == ERR_OK && pg_result_true(res)) {
+        d->leader_session = d->session;
+        *is_leader = 1;
+    }
+    PQclear(res);
+    return rc;
+}
+
 static void pg_close(void *handle)
 {
     struct pg_db *d = handle;
@@ -554,6 +618,7 @@ static enum err pg_open(const char *uri, void **out, struct errbuf *err)
     if (rc != ERR_OK) {
         goto out;
     }
+    d->session = 1;
     *out = d;
     d = NULL;
 out:
@@ -570,4 +635,11 @@ const struct store_ops store_postgres_ops = {
     .exec = pg_exec,
     .query = pg_query,
     .begin_sql = PG_BEGIN_SQL,
+    .leader_try = pg_leader_try,
+    .columns_sql = "SELECT c.table_name::text, c.column_name::text"
+                   " FROM information_schema.columns AS c"
+                   " JOIN information_schema.tables AS t"
+                   " ON t.table_schema = c.table_schema AND t.table_name = c.table_name"
+                   " WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'"
+                   " ORDER BY c.table_name, c.ordinal_position",
 };

@@ -1,11 +1,12 @@
 /*
  * sqlite.c: the embedded backend. One connection, WAL journal, synchronous=FULL so that a
  * committed transaction survives power loss, and a small cache of prepared statements keyed
- * by SQL text (every statement above the backend is a static string).
+ * by SQL text (a copy: most statements are static strings, but `bourse db copy` builds its own).
  *
  * The connection holds the database exclusively (locking_mode=EXCLUSIVE): one server per data
  * directory, and no file-lock system call per transaction (it doubled the log's durable
- * append rate; docs/decisions/0003-log-sequencing.md).
+ * append rate; docs/decisions/0003-log-sequencing.md). That process is therefore always the log's
+ * leader (store_leader_try).
  *
  * Parameters are written `$1`, `$2`, ... as PostgreSQL wants them; SQLite treats them as
  * named parameters, so they are bound by name, never by position.
@@ -26,7 +27,7 @@
 #define SQLITE_BUSY_MS 5000
 
 struct sqlite_stmt {
-    const char *sql;
+    char *sql; /* owned copy: the cache must not depend on the caller's string living on */
     sqlite3_stmt *stmt;
 };
 
@@ -123,6 +124,7 @@ static void sqlite_close(void *handle)
     }
     for (size_t i = 0; i < d->cached; i++) {
         sqlite3_finalize(d->cache[i].stmt);
+        mem_free(d->cache[i].sql);
     }
     sqlite3_close(d->db);
     mem_free(d);
@@ -132,7 +134,7 @@ static enum err sqlite_prepare(struct sqlite_db *d, const char *sql, sqlite3_stm
                                struct errbuf *err)
 {
     for (size_t i = 0; i < d->cached; i++) {
-        if (d->cache[i].sql == sql || strcmp(d->cache[i].sql, sql) == 0) {
+        if (strcmp(d->cache[i].sql, sql) == 0) {
             *out = d->cache[i].stmt;
             return ERR_OK;
         }
@@ -142,13 +144,19 @@ static enum err sqlite_prepare(struct sqlite_db *d, const char *sql, sqlite3_stm
     if (rc != SQLITE_OK) {
         return sqlite_error(d->db, rc, err, "cannot prepare statement");
     }
+    char *copy = mem_strdup(sql);
+    if (copy == NULL) {
+        sqlite3_finalize(stmt);
+        return err_set(err, ERR_NOMEM, "", "out of memory preparing a statement");
+    }
     if (d->cached == SQLITE_STMT_CACHE) {
-        /* Evict the oldest; statements are static so this only happens in tests. */
+        /* Evict the oldest; the store's statements fit, so only tests and db copy get here. */
         sqlite3_finalize(d->cache[0].stmt);
+        mem_free(d->cache[0].sql);
         memmove(&d->cache[0], &d->cache[1], sizeof(d->cache[0]) * (SQLITE_STMT_CACHE - 1));
         d->cached--;
     }
-    d->cache[d->cached].sql = sql;
+    d->cache[d->cached].sql = copy;
     d->cache[d->cached].stmt = stmt;
     d->cached++;
     *out = stmt;
@@ -247,6 +255,15 @@ static enum err sqlite_query(void *handle, const char *sql, const struct store_v
     return e;
 }
 
+/* The process holds the database exclusively (sqlite_open), so it is the only sequencer. */
+static enum err sqlite_leader_try(void *handle, int *is_leader, struct errbuf *err)
+{
+    (void)err;
+    ASSERT(handle != NULL);
+    *is_leader = 1;
+    return ERR_OK;
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .version = 1,
@@ -255,4 +272,8 @@ const struct store_ops store_sqlite_ops = {
     .exec = sqlite_exec,
     .query = sqlite_query,
     .begin_sql = "BEGIN IMMEDIATE",
+    .leader_try = sqlite_leader_try,
+    .columns_sql = "SELECT m.name, p.name FROM sqlite_master AS m, pragma_table_info(m.name) AS p"
+                   " WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+                   " ORDER BY m.name, p.cid",
 };

@@ -21,8 +21,14 @@ static const struct store_ops *store_backend_for(const char *uri)
 
 enum err store_open(const char *uri, struct store **out, struct errbuf *err)
 {
+    return store_open_with(uri, 0, out, err);
+}
+
+enum err store_open_with(const char *uri, unsigned flags, struct store **out, struct errbuf *err)
+{
     ASSERT(uri != NULL);
     ASSERT(out != NULL);
+    ASSERT((flags & ~(unsigned)STORE_OPEN_NO_MIGRATE) == 0);
     const struct store_ops *ops = store_backend_for(uri);
     if (ops == NULL) {
         return err_set(err, ERR_INVALID, "db", "no store backend for '%s'", uri);
@@ -37,7 +43,9 @@ enum err store_open(const char *uri, struct store **out, struct errbuf *err)
         mem_free(s);
         return rc;
     }
-    rc = store__migrate(s, err);
+    if ((flags & STORE_OPEN_NO_MIGRATE) == 0) {
+        rc = store_migrate(s, NULL, err);
+    }
     if (rc != ERR_OK) {
         store_close(s);
         return rc;
@@ -60,6 +68,19 @@ const char *store_backend_name(const struct store *s)
 {
     ASSERT(s != NULL);
     return s->ops->name;
+}
+
+enum err store_leader_try(struct store *s, int *is_leader, struct errbuf *err)
+{
+    ASSERT(s != NULL);
+    ASSERT(s->depth == 0); /* a failed statement would abort the caller's transaction */
+    *is_leader = 0;
+    enum err rc = s->ops->leader_try(s->db, is_leader, err);
+    if (rc != ERR_OK) {
+        *is_leader = 0;
+    }
+    ASSERT(*is_leader == 0 || *is_leader == 1);
+    return rc;
 }
 
 int store_tx_depth(const struct store *s)

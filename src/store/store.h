@@ -60,6 +60,14 @@ struct store_ops {
                       store_row_cb *row_cb, void *ctx, int64_t *changes, struct errbuf *err);
     /* The statement that opens a write transaction. */
     const char *begin_sql;
+    /* Takes the log leadership for this connection if no other connection holds it, or
+     * confirms that this one still does; *is_leader is 1 then, else 0. A backend whose
+     * database one process holds exclusively (SQLite) is always the leader. Called outside
+     * transactions only. */
+    enum err (*leader_try)(void *db, int *is_leader, struct errbuf *err);
+    /* A query of two text columns, (table, column), naming every column of every table of
+     * the schema, each table's columns in their order. */
+    const char *columns_sql;
 };
 
 extern const struct store_ops store_sqlite_ops;
@@ -80,9 +88,57 @@ enum err store_open(const char *uri, struct store **out, struct errbuf *err);
 void store_close(struct store *s); /* accepts NULL */
 const char *store_backend_name(const struct store *s);
 
+enum store_open_flags {
+    /* Leave the schema as it is (`bourse db status`, the source of `bourse db copy`). */
+    STORE_OPEN_NO_MIGRATE = 1 << 0,
+};
+
+/* store_open with flags (enum store_open_flags); the same errors. */
+enum err store_open_with(const char *uri, unsigned flags, struct store **out, struct errbuf *err);
+
 /* The schema version this binary migrates to, and the version of an open store. */
 int store_schema_version_latest(void);
 enum err store_schema_version(struct store *s, int *version, struct errbuf *err);
+
+/* Applies the pending migrations (store_open does this unless told not to), each in its own
+ * transaction; *applied (if non-NULL) receives how many. ERR_CORRUPT when the schema is newer
+ * than this binary knows; the backend's errors otherwise. */
+enum err store_migrate(struct store *s, int *applied, struct errbuf *err);
+
+/*
+ * Log leadership: several servers may share one PostgreSQL database, and exactly one of them
+ * at a time integrates events into the transparency log. Sets *is_leader to 1 when this store
+ * holds the leadership: always on SQLite (one process holds the database); on PostgreSQL
+ * while its connection holds a session-level advisory lock, taken here when free. A
+ * connection that was reset lost the lock with its session; the next call notices and tries
+ * to take it again. Call it before each integration, outside transactions. On error
+ * (ERR_UNAVAILABLE: the database is unreachable) *is_leader is 0.
+ */
+enum err store_leader_try(struct store *s, int *is_leader, struct errbuf *err);
+
+/* What `bourse db status` reports. */
+struct store_status {
+    const char *backend; /* static: "sqlite", "postgres" */
+    int schema_version;  /* 0 for a database never migrated */
+    int schema_latest;
+    int64_t event_count;     /* -1 when there is no events table yet */
+    int64_t checkpoint_size; /* the newest checkpoint's tree size, 0 before the first */
+};
+
+/* Reads the status of a store opened with or without migrations. Backend errors only. */
+enum err store_status_read(struct store *s, struct store_status *out, struct errbuf *err);
+
+/*
+ * Copies every row of every table of `from` into `to`, unchanged (event sequence numbers,
+ * leaves, tree hashes and signed checkpoints byte for byte, metadata, idempotent responses),
+ * in one transaction of `to`: all or nothing. Moves an exchange between backends with its
+ * log intact, so that every checkpoint issued before the move stays valid. Both stores must
+ * be at this binary's schema version and have exactly the tables the store knows
+ * (the list in copy.c). `from` is only read. Fills *rows with the number copied.
+ * Errors: ERR_CONFLICT when `to` holds any row already (nothing is written), ERR_INVALID
+ * when a schema version or the tables differ, the backends' errors otherwise.
+ */
+enum err store_copy(struct store *from, struct store *to, int64_t *rows, struct errbuf *err);
 
 /* Nested transactions (see above). Commit of the outermost level makes everything durable
  * before it returns. Rollback of a level undoes only that level; it cannot fail. */
@@ -228,6 +284,238 @@ enum err store_api_key_get(struct store *s, const char *id, struct store_api_key
 enum err store_api_key_find_hash(struct store *s, const char *secret_hash,
                                  struct store_api_key *out, struct errbuf *err);
 
+/* ---- products, revisions, rights, assessments, listing policy ----------------------------- */
+
+#define STORE_CATEGORY_MAX 32
+#define STORE_SIGNATURE_MAX 89    /* base64 of a 64-byte Ed25519 signature */
+#define STORE_RIGHTS_DOC_MAX 4096 /* a certificate document: ids, hashes, a holder's name */
+
+/* A product; the summary columns copy its newest revision's, for lists and filters. */
+struct store_product {
+    char id[ID_MAX];
+    char provider_id[ID_MAX];
+    char kind[STORE_KIND_MAX];
+    int64_t latest_revision; /* number of the newest revision, 1.. */
+    char latest_revision_id[ID_MAX];
+    char title[STORE_NAME_MAX];
+    char category[STORE_CATEGORY_MAX];
+    char classification[STORE_KIND_MAX]; /* effective, after inheritance */
+    char sensitivity[STORE_KIND_MAX];    /* effective */
+    int64_t created_ms;
+    int64_t updated_ms;
+    int64_t log_index; /* the latest event about this product */
+};
+
+/* One immutable revision. The text members are owned (NULL when absent, and in lists). */
+struct store_revision {
+    char id[ID_MAX];
+    char product_id[ID_MAX];
+    int64_t number;
+    char provider_id[ID_MAX];
+    char kind[STORE_KIND_MAX];
+    char title[STORE_NAME_MAX];
+    char category[STORE_CATEGORY_MAX];
+    char classification[STORE_KIND_MAX]; /* effective */
+    char sensitivity[STORE_KIND_MAX];    /* effective */
+    int64_t supervised;                  /* 1: important data, flagged for supervision */
+    char content_hash[STORE_HASH_HEX_MAX];
+    char metadata_hash[STORE_HASH_HEX_MAX]; /* SHA-256 of the canonical metadata */
+    char *metadata;                         /* canonical JSON as declared (sample by hash) */
+    char sample_format[8];                  /* "csv", "jsonl" or "" */
+    char *sample;                           /* the sample text, or NULL */
+    char *quality;                          /* the automatic quality report (JSON), or NULL */
+    char actor[ID_MAX];
+    int64_t created_ms;
+    int64_t log_index;
+};
+
+/* Frees the owned text members and sets them NULL. Accepts NULL. */
+void store_revision_release(struct store_revision *r);
+
+struct store_product_filter {
+    const char *provider_id;
+    const char *kind;
+    const char *category;
+    const char *classification;
+    const char *sensitivity;
+    const char *cursor;
+    size_t limit; /* 1..STORE_PAGE_MAX */
+};
+
+struct store_product_page {
+    struct store_product *items; /* owned; release with store_product_page_release */
+    size_t count;
+    char next_cursor[STORE_CURSOR_MAX];
+};
+
+void store_product_page_release(struct store_product_page *page);
+
+enum err store_product_insert(struct store *s, const struct store_product *p, struct errbuf *err);
+/* Writes the summary columns, latest_revision(_id), updated_ms and log_index. */
+enum err store_product_update(struct store *s, const struct store_product *p, struct errbuf *err);
+enum err store_product_get(struct store *s, const char *id, struct store_product *out,
+                           struct errbuf *err);
+enum err store_product_list(struct store *s, const struct store_product_filter *f,
+                            struct store_product_page *page, struct errbuf *err);
+/* 1 in *has when entity_id was asked to assess the product, holds a right on it, or was
+ * licensed or pledged one. */
+enum err store_product_access(struct store *s, const char *product_id, const char *entity_id,
+                              int *has, struct errbuf *err);
+
+enum err store_revision_insert(struct store *s, const struct store_revision *r, struct errbuf *err);
+/* By id, or by (product_id, number) with store_revision_get_number. Release *out. */
+enum err store_revision_get(struct store *s, const char *id, struct store_revision *out,
+                            struct errbuf *err);
+enum err store_revision_get_number(struct store *s, const char *product_id, int64_t number,
+                                   struct store_revision *out, struct errbuf *err);
+/* The newest STORE_REVISIONS_MAX revisions of a product, oldest first, without their text
+ * members; caller frees *out with mem_free. */
+#define STORE_REVISIONS_MAX 100
+enum err store_revision_list(struct store *s, const char *product_id, struct store_revision **out,
+                             size_t *count, struct errbuf *err);
+
+struct store_rights {
+    char id[ID_MAX];
+    char product_id[ID_MAX];
+    char revision_id[ID_MAX];
+    char content_hash[STORE_HASH_HEX_MAX];
+    char right[STORE_KIND_MAX];
+    char holder_id[ID_MAX];
+    char status[STORE_KIND_MAX]; /* "active", "pledged", "revoked" */
+    char pledgee_id[ID_MAX];     /* "" unless pledged */
+    int64_t version;             /* of the signed document */
+    char document[STORE_RIGHTS_DOC_MAX];
+    char signature[STORE_SIGNATURE_MAX];
+    int64_t issued_ms;
+    int64_t updated_ms;
+    int64_t issue_log_index;
+    int64_t log_index; /* the latest event */
+};
+
+/* One step in a certificate's history. */
+struct store_rights_event {
+    int64_t log_index;
+    char rights_id[ID_MAX];
+    char action[STORE_KIND_MAX]; /* issued, licensed, transferred, pledged, released, revoked */
+    char actor[ID_MAX];
+    char holder_id[ID_MAX];    /* the holder after the step */
+    char counterparty[ID_MAX]; /* licensee, new holder, creditor; "" when none */
+    char terms[STORE_REASON_MAX];
+    int64_t version;
+    int64_t at_ms;
+};
+
+struct store_rights_filter {
+    const char *revision_id;
+    const char *product_id;
+    const char *holder_id;
+    const char *right;
+    const char *status;
+    /* Visibility: when non-NULL, only certificates this entity holds, is pledged, or that
+     * are on products it provides. */
+    const char *visible_to;
+    const char *cursor;
+    size_t limit;
+};
+
+struct store_rights_page {
+    struct store_rights *items; /* owned; release with store_rights_page_release */
+    size_t count;
+    char next_cursor[STORE_CURSOR_MAX];
+};
+
+void store_rights_page_release(struct store_rights_page *page);
+
+enum err store_rights_insert(struct store *s, const struct store_rights *r, struct errbuf *err);
+/* Writes holder, status, pledgee, version, document, signature, updated_ms, log_index. */
+enum err store_rights_update(struct store *s, const struct store_rights *r, struct errbuf *err);
+enum err store_rights_get(struct store *s, const char *id, struct store_rights *out,
+                          struct errbuf *err);
+enum err store_rights_list(struct store *s, const struct store_rights_filter *f,
+                           struct store_rights_page *page, struct errbuf *err);
+/* Number of certificates for (revision, right) whose status is not "revoked". */
+enum err store_rights_count_live(struct store *s, const char *revision_id, const char *right,
+                                 int64_t *count, struct errbuf *err);
+/* 1 in *has when entity_id holds, or was licensed, a live certificate of `right` on the
+ * revision. */
+enum err store_rights_entitled(struct store *s, const char *revision_id, const char *right,
+                               const char *entity_id, int *has, struct errbuf *err);
+
+enum err store_rights_event_insert(struct store *s, const struct store_rights_event *e,
+                                   struct errbuf *err);
+/* The newest STORE_RIGHTS_EVENTS_MAX steps, oldest first; caller frees *out with mem_free. */
+#define STORE_RIGHTS_EVENTS_MAX 100
+enum err store_rights_event_list(struct store *s, const char *rights_id,
+                                 struct store_rights_event **out, size_t *count,
+                                 struct errbuf *err);
+
+struct store_policy {
+    int64_t version;
+    char *rules; /* owned canonical JSON */
+    char actor[ID_MAX];
+    int64_t created_ms;
+    int64_t log_index; /* -1 for the built-in default */
+};
+
+void store_policy_release(struct store_policy *p);
+enum err store_policy_insert(struct store *s, const struct store_policy *p, struct errbuf *err);
+/* version 0: the newest. ERR_NOT_FOUND when there is none (or not that version). */
+enum err store_policy_get(struct store *s, int64_t version, struct store_policy *out,
+                          struct errbuf *err);
+
+#define STORE_REPORT_MAX (256 * 1024) /* a signed report: findings are text, documents hashed */
+
+struct store_assessment {
+    char id[ID_MAX];
+    char product_id[ID_MAX];
+    char revision_id[ID_MAX];
+    char content_hash[STORE_HASH_HEX_MAX];
+    char kind[STORE_KIND_MAX];
+    char firm_id[ID_MAX];
+    char provider_id[ID_MAX];
+    char status[STORE_KIND_MAX];  /* "requested", "submitted" */
+    char verdict[STORE_KIND_MAX]; /* "" until submitted; "pass", "fail", "conditions" */
+    char *report;                 /* owned exact signed text, NULL until submitted */
+    char signature[STORE_SIGNATURE_MAX];
+    char document_sha256[STORE_HASH_HEX_MAX];
+    int64_t document_size;
+    int64_t requested_ms;
+    int64_t submitted_ms;     /* 0 until submitted */
+    int64_t log_index;        /* the request */
+    int64_t submit_log_index; /* -1 until submitted */
+};
+
+void store_assessment_release(struct store_assessment *a);
+
+struct store_assessment_filter {
+    const char *revision_id;
+    const char *product_id;
+    const char *firm_id;
+    const char *kind;
+    const char *status;
+    const char *visible_to; /* when non-NULL: only where it is the provider or the firm */
+    const char *cursor;
+    size_t limit;
+};
+
+struct store_assessment_page {
+    struct store_assessment *items; /* owned, without report text; release with the next */
+    size_t count;
+    char next_cursor[STORE_CURSOR_MAX];
+};
+
+void store_assessment_page_release(struct store_assessment_page *page);
+
+enum err store_assessment_insert(struct store *s, const struct store_assessment *a,
+                                 struct errbuf *err);
+/* Writes status, verdict, report, signature, document, submitted_ms, submit_log_index. */
+enum err store_assessment_update(struct store *s, const struct store_assessment *a,
+                                 struct errbuf *err);
+enum err store_assessment_get(struct store *s, const char *id, struct store_assessment *out,
+                              struct errbuf *err);
+enum err store_assessment_list(struct store *s, const struct store_assessment_filter *f,
+                               struct store_assessment_page *page, struct errbuf *err);
+
 /* ---- events ----------------------------------------------------------------------------- */
 
 /*
@@ -307,6 +595,153 @@ enum err store_idem_get(struct store *s, const char *principal, const char *key,
                         struct store_idem *out, struct errbuf *err);
 enum err store_idem_put(struct store *s, const char *principal, const char *key,
                         const struct store_idem *idem, struct errbuf *err);
+
+/* ---- clearing: the ledger --------------------------------------------------------------- */
+
+/*
+ * The rows of the clearing ledger (clearing.h decides what they may hold): accounts with four
+ * balance counters, immutable transfers in ledger order (`seq`), the open pending transfers
+ * that can time out, and the operator's fee schedules. Text sizes include the NUL.
+ */
+#define STORE_CURRENCY_MAX 4         /* ISO 4217 alphabetic code */
+#define STORE_LEDGER_CODE_MAX 33     /* a transfer's purpose, e.g. "settlement.fee" */
+#define STORE_LEDGER_REF_MAX 129     /* free text: a bank reference, a contract id */
+#define STORE_LEDGER_KEY_MAX 65      /* a caller's idempotency key */
+#define STORE_LEDGER_HASH_MAX 33     /* hex of a 16-byte request hash */
+#define STORE_LEDGER_IDS_MAX 32      /* ids per multi-get statement: the backends' parameter cap */
+#define STORE_LEDGER_PAGE_MAX 1000   /* rows per ranged read */
+#define STORE_LEDGER_OWNER_ACCOUNTS_MAX 64 /* accounts of one owner: 2 per currency in use */
+#define STORE_FEE_SCHEDULES_MAX 1000 /* versions listed at most */
+
+struct store_ledger_account {
+    char id[ID_MAX];
+    char owner[ID_MAX]; /* an entity id, a product id, or "exchange" for system accounts */
+    char kind[STORE_KIND_MAX];
+    char currency[STORE_CURRENCY_MAX];
+    int64_t flags;
+    int64_t debits_posted;
+    int64_t credits_posted;
+    int64_t debits_pending;
+    int64_t credits_pending;
+    int64_t created_ms;
+    int64_t log_index; /* the event that opened it */
+};
+
+struct store_ledger_transfer {
+    int64_t seq; /* ledger order, unique; clearing derives it from log_index (clearing.h) */
+    char id[ID_MAX];
+    char kind[STORE_KIND_MAX];  /* "transfer", "pending", "post", "void" */
+    char state[STORE_KIND_MAX]; /* "posted", "voided"; a pending is "pending" until resolved */
+    char debit_account[ID_MAX];
+    char credit_account[ID_MAX];
+    int64_t amount;
+    char currency[STORE_CURRENCY_MAX];
+    char code[STORE_LEDGER_CODE_MAX];
+    char reference[STORE_LEDGER_REF_MAX];
+    char pending_id[ID_MAX]; /* post and void: the pending transfer they resolve, else "" */
+    int64_t timeout_ms;      /* pending: when it expires (0: never), else 0 */
+    char caller[ID_MAX];
+    char idempotency_key[STORE_LEDGER_KEY_MAX]; /* "" when the caller gave none */
+    char request_hash[STORE_LEDGER_HASH_MAX];
+    /* Both accounts' net balances (credits - debits) just after this transfer applied. */
+    int64_t debit_posted_after;
+    int64_t debit_pending_after;
+    int64_t credit_posted_after;
+    int64_t credit_pending_after;
+    int64_t created_ms;
+    int64_t log_index; /* the event that records it */
+};
+
+struct store_fee_schedule {
+    char id[ID_MAX];
+    char name[STORE_LEDGER_CODE_MAX];
+    int64_t version; /* 1, 2, ... per name */
+    char kind[STORE_KIND_MAX];
+    char currency[STORE_CURRENCY_MAX]; /* "" when it applies to any currency */
+    int64_t rate_bp;
+    int64_t minimum;
+    int64_t cap; /* 0: none */
+    int64_t fixed_amount;
+    char period[STORE_KIND_MAX];
+    char actor[ID_MAX];
+    int64_t created_ms;
+    int64_t log_index;
+};
+
+/* A window of one account's transfers in ledger order: created_ms in [from_ms, to_ms), strictly
+ * after (ascending) or before (descending) the cursor (cursor_ms, cursor_seq). */
+struct store_ledger_range {
+    int64_t from_ms;
+    int64_t to_ms;
+    int64_t cursor_ms;
+    int64_t cursor_seq;
+    int descending;
+    size_t limit; /* 1..STORE_LEDGER_PAGE_MAX */
+};
+
+/* Each of these returns ERR_CORRUPT for a stored row of the wrong shape. Multi-gets fill
+ * out[i] and found[i] for ids[i]; count <= STORE_LEDGER_IDS_MAX. Lists are caller-freed with
+ * mem_free. */
+enum err store_ledger_account_insert(struct store *s, const struct store_ledger_account *a,
+                                     struct errbuf *err);
+/* Writes the four balance counters of a->id. ERR_NOT_FOUND if absent. */
+enum err store_ledger_account_update(struct store *s, const struct store_ledger_account *a,
+                                     struct errbuf *err);
+enum err store_ledger_accounts_get(struct store *s, const char *const *ids, size_t count,
+                                   struct store_ledger_account *out, int *found,
+                                   struct errbuf *err);
+/* The accounts of one owner ordered by currency and kind (at most
+ * STORE_LEDGER_OWNER_ACCOUNTS_MAX). */
+enum err store_ledger_account_list(struct store *s, const char *owner,
+                                   struct store_ledger_account **out, size_t *count,
+                                   struct errbuf *err);
+/* Every account in id order after `after_id` ("" for the start), at most max. */
+enum err store_ledger_account_scan(struct store *s, const char *after_id, size_t max,
+                                   struct store_ledger_account **out, size_t *count,
+                                   struct errbuf *err);
+
+enum err store_ledger_transfer_insert(struct store *s, const struct store_ledger_transfer *t,
+                                      struct errbuf *err);
+enum err store_ledger_transfers_get(struct store *s, const char *const *ids, size_t count,
+                                    struct store_ledger_transfer *out, int *found,
+                                    struct errbuf *err);
+/* Sets the state of a pending transfer. ERR_NOT_FOUND unless id is a transfer in state
+ * "pending". */
+enum err store_ledger_transfer_resolve(struct store *s, const char *id, const char *state,
+                                       struct errbuf *err);
+/* Transfers in seq order after after_seq, at most max. */
+enum err store_ledger_transfer_scan(struct store *s, int64_t after_seq, size_t max,
+                                    struct store_ledger_transfer **out, size_t *count,
+                                    struct errbuf *err);
+/* One account's transfers (either side) in the range, merged in ledger order. */
+enum err store_ledger_account_entries(struct store *s, const char *account_id,
+                                      const struct store_ledger_range *range,
+                                      struct store_ledger_transfer **out, size_t *count,
+                                      struct errbuf *err);
+
+/* Open pending transfers with a timeout, keyed by (timeout_ms, transfer_id). */
+enum err store_ledger_timeout_insert(struct store *s, int64_t timeout_ms, const char *transfer_id,
+                                     struct errbuf *err);
+/* ERR_NOT_FOUND when the pair is absent. */
+enum err store_ledger_timeout_delete(struct store *s, int64_t timeout_ms, const char *transfer_id,
+                                     struct errbuf *err);
+/* Up to max open timeouts with timeout_ms <= now_ms, in key order strictly after (after_ms,
+ * after_id) (pass INT64_MIN and "" to start); ids and timeouts_ms hold max each. */
+enum err store_ledger_timeouts_due(struct store *s, int64_t now_ms, int64_t after_ms,
+                                   const char *after_id, size_t max, char (*ids)[ID_MAX],
+                                   int64_t *timeouts_ms, size_t *count, struct errbuf *err);
+
+enum err store_fee_schedule_insert(struct store *s, const struct store_fee_schedule *f,
+                                   struct errbuf *err);
+enum err store_fee_schedule_get(struct store *s, const char *id, struct store_fee_schedule *out,
+                                struct errbuf *err);
+/* The highest version stored under name, 0 when none. */
+enum err store_fee_schedule_latest_version(struct store *s, const char *name, int64_t *version,
+                                           struct errbuf *err);
+/* Versions (all names when name is NULL), newest first, at most STORE_FEE_SCHEDULES_MAX. */
+enum err store_fee_schedule_list(struct store *s, const char *name,
+                                 struct store_fee_schedule **out, size_t *count,
+                                 struct errbuf *err);
 
 /* ---- metadata ---------------------------------------------------------------------------- */
 

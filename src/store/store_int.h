@@ -20,8 +20,6 @@ struct store_migration {
 extern const struct store_migration store__migrations[];
 extern const size_t store__migrations_count;
 
-enum err store__migrate(struct store *s, struct errbuf *err);
-
 /* Copies a text column into a fixed buffer; ERR_CORRUPT if it does not fit. */
 enum err store__copy_text(char *dst, size_t cap, const struct store_value *v, struct errbuf *err);
 

@@ -510,6 +510,122 @@ static void test_store__pg_lost_connection(void **state)
     assert_int_equal(count_events(s), 2);
 }
 
+static int leader(struct store *s)
+{
+    int is_leader = -1;
+    struct errbuf err;
+    errbuf_init(&err);
+    enum err rc = store_leader_try(s, &is_leader, &err);
+    if (rc != ERR_OK) {
+        fail_msg("store_leader_try: %s", err.msg);
+    }
+    return is_leader;
+}
+
+/* Two connections are two nodes: one leads; the other takes over when the leader's connection
+ * closes or is killed, and a leader whose connection was reset notices that it lost the lock. */
+static void test_store__pg_leader(void **state)
+{
+    NEED_PG();
+    struct store *a = fx.s;
+    struct store *b = NULL;
+    assert_int_equal(store_open(fx.url, &b, NULL), ERR_OK);
+    assert_int_equal(leader(a), 1);
+    assert_int_equal(leader(b), 0);
+    assert_int_equal(leader(a), 1); /* asking again keeps it */
+    assert_int_equal(leader(b), 0);
+    /* The leader closes: the other takes over at its next try. */
+    store_close(a);
+    fx.s = NULL;
+    assert_int_equal(leader(b), 1);
+    assert_int_equal(store_open(fx.url, &a, NULL), ERR_OK);
+    fx.s = a;
+    assert_int_equal(leader(a), 0);
+    /* Both connections are killed: b reconnects without the lock and must not believe it
+     * still leads; whoever asks first after the kill leads. */
+    kill_connection();
+    assert_int_equal(leader(a), 1);
+    assert_int_equal(leader(b), 0);
+    /* Only the leader's connection is killed (b is idle in another session). */
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT pg_terminate_backend(l.pid, 5000) FROM pg_locks AS l JOIN pg_database AS d"
+             " ON d.oid = l.database WHERE d.datname = '%s' AND l.locktype = 'advisory'"
+             " AND l.objid = %u AND l.granted",
+             fx.db, (unsigned)(0x626F757273650002 & 0xffffffffu));
+    assert_int_equal(admin_exec(sql), ERR_OK);
+    assert_int_equal(leader(b), 1);
+    assert_int_equal(leader(a), 0);
+    store_close(b);
+    assert_int_equal(leader(a), 1);
+}
+
+/* An exchange moves from SQLite to PostgreSQL with its log byte for byte; a second copy into
+ * the now non-empty database is refused. */
+static void test_store__pg_copy_from_sqlite(void **state)
+{
+    NEED_PG();
+    struct store *from = NULL;
+    assert_int_equal(store_open(":memory:", &from, NULL), ERR_OK);
+    assert_int_equal(store_tx_begin(from, NULL), ERR_OK);
+    for (int64_t i = 0; i < 5; i++) {
+        append(from, "e", i);
+    }
+    struct store_entity e;
+    entity_make(&e, 1, "名字 'quoted' \\ %_");
+    assert_int_equal(store_entity_insert(from, &e, NULL), ERR_OK);
+    uint8_t hash[STORE_TLOG_HASH_LEN];
+    memset(hash, 0xcd, sizeof(hash));
+    assert_int_equal(store_tlog_hash_write(from, 7, hash, NULL), ERR_OK);
+    char note[] = "example.org/log\n5\nzc3NzQ==\n\n— example.org/log abcd\n";
+    struct store_checkpoint cp = {5, {0}, note, 99};
+    memcpy(cp.root_hash, hash, sizeof(hash));
+    assert_int_equal(store_checkpoint_put(from, &cp, NULL), ERR_OK);
+    assert_int_equal(store_tx_commit(from, NULL), ERR_OK);
+    int64_t rows = 0;
+    struct errbuf err;
+    errbuf_init(&err);
+    enum err rc = store_copy(from, fx.s, &rows, &err);
+    if (rc != ERR_OK) {
+        fail_msg("copy: %s", err.msg);
+    }
+    assert_int_equal(rows, 8);
+    struct store_event *a = NULL;
+    struct store_event *b = NULL;
+    size_t na = 0;
+    size_t nb = 0;
+    assert_int_equal(store_event_range(from, 0, 10, &a, &na, NULL), ERR_OK);
+    assert_int_equal(store_event_range(fx.s, 0, 10, &b, &nb, NULL), ERR_OK);
+    assert_int_equal(na, 5);
+    assert_int_equal(nb, 5);
+    for (size_t i = 0; i < na; i++) {
+        assert_int_equal(a[i].seq, b[i].seq);
+        assert_int_equal(a[i].leaf_len, b[i].leaf_len);
+        assert_memory_equal(a[i].leaf, b[i].leaf, a[i].leaf_len);
+        store_event_release(&a[i]);
+        store_event_release(&b[i]);
+    }
+    mem_free(a);
+    mem_free(b);
+    struct store_checkpoint got;
+    assert_int_equal(store_checkpoint_get(fx.s, 5, &got, NULL), ERR_OK);
+    assert_string_equal(got.note, note);
+    assert_memory_equal(got.root_hash, hash, sizeof(hash));
+    assert_int_equal(got.created_ms, 99);
+    store_checkpoint_release(&got);
+    uint64_t id = 7;
+    uint8_t read[1][STORE_TLOG_HASH_LEN];
+    assert_int_equal(store_tlog_hashes_read(fx.s, &id, 1, read, NULL), ERR_OK);
+    assert_memory_equal(read[0], hash, sizeof(hash));
+    struct store_entity got_e;
+    assert_int_equal(store_entity_get(fx.s, e.id, &got_e, NULL), ERR_OK);
+    assert_string_equal(got_e.name, e.name);
+    /* The target is not empty any more. */
+    assert_int_equal(store_copy(from, fx.s, &rows, &err), ERR_CONFLICT);
+    assert_int_equal(count_events(fx.s), 5);
+    store_close(from);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +638,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store__pg_types_and_like, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__pg_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__pg_lost_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store__pg_leader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store__pg_copy_from_sqlite, setup, teardown),
     };
     log_set_level(LOG_ERROR);
     return cmocka_run_group_tests_name("store_pg", tests, NULL, NULL);

@@ -1,0 +1,367 @@
+/*
+ * read.c: what entities, the operator and regulators read: balances, one transfer, an
+ * entity's history (newest first, by cursor) and its statement for a period as CSV.
+ *
+ * History and statements read each account's transfers through the store's per-account index
+ * in ledger order and merge the accounts in C, so a page costs a few indexed range reads
+ * whatever the size of the ledger. Ledger time never runs backwards (op.c), so ordering by
+ * (created_ms, seq) is ordering by seq and a period is a contiguous run of it.
+ */
+#include "util/compat.h"
+#include "clearing/clearing.h"
+#include "clearing/clearing_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/banned.h"
+
+#define STATEMENT_PAGE 500
+
+/* who may read an entity's money: itself, the operator, regulators and the system. The
+ * entity must exist; an invisible one is ERR_NOT_FOUND, as in core. */
+static enum err visible(struct clearing *c, const struct clearing_actor *who,
+                        const char *entity_id, struct errbuf *err)
+{
+    ASSERT(who != NULL);
+    char status[STORE_KIND_MAX];
+    int privileged = who->role != CLEARING_ROLE_ENTITY;
+    if (!privileged && (who->id == NULL || entity_id == NULL || strcmp(who->id, entity_id) != 0)) {
+        return err_set(err, ERR_NOT_FOUND, "id", "no entity '%.32s'",
+                       entity_id != NULL ? entity_id : "");
+    }
+    enum err rc = clearing__entity_status(c, entity_id, "id", status, err);
+    return rc;
+}
+
+enum err clearing_accounts(struct clearing *c, const struct clearing_actor *who,
+                           const char *entity_id, struct store_ledger_account **out,
+                           size_t *count, struct errbuf *err)
+{
+    ASSERT(c != NULL && out != NULL && count != NULL);
+    *out = NULL;
+    *count = 0;
+    enum err rc = visible(c, who, entity_id, err);
+    if (rc == ERR_OK) {
+        rc = store_ledger_account_list(c->store, entity_id, out, count, err);
+    }
+    for (size_t i = 0; rc == ERR_OK && i < *count; i++) {
+        rc = clearing__account_valid(&(*out)[i], err);
+    }
+    if (rc != ERR_OK) {
+        mem_free(*out);
+        *out = NULL;
+        *count = 0;
+    }
+    return rc;
+}
+
+enum err clearing_transfer_get(struct clearing *c, const struct clearing_actor *who,
+                               const char *id, struct store_ledger_transfer *out,
+                               struct errbuf *err)
+{
+    ASSERT(c != NULL && who != NULL && out != NULL);
+    if (!id_valid(id, "trf")) {
+        return err_set(err, ERR_INVALID, "id", "'%.32s' is not a transfer id", id ? id : "");
+    }
+    const char *ids[] = {id};
+    int found = 0;
+    enum err rc = clearing__transfers_get(c, ids, 1, out, &found, err);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    int allowed = found && who->role != CLEARING_ROLE_ENTITY;
+    if (found && !allowed) {
+        const char *acc[] = {out->debit_account, out->credit_account};
+        struct store_ledger_account a[2];
+        int f[2];
+        rc = store_ledger_accounts_get(c->store, acc, 2, a, f, err);
+        for (size_t i = 0; rc == ERR_OK && i < 2; i++) {
+            allowed |= f[i] && who->id != NULL && strcmp(a[i].owner, who->id) == 0;
+        }
+    }
+    if (rc == ERR_OK && !allowed) {
+        rc = err_set(err, ERR_NOT_FOUND, "id", "no transfer '%s'", id);
+    }
+    return rc;
+}
+
+/* ---- history ---- */
+
+void clearing_history_release(struct clearing_history *h)
+{
+    if (h == NULL) {
+        return;
+    }
+    mem_free(h->items);
+    h->items = NULL;
+    h->count = 0;
+}
+
+/* A cursor is "<created_ms>.<seq>" of the last entry of the previous page. */
+static enum err cursor_parse(const char *cursor, int64_t *ms, int64_t *seq, struct errbuf *err)
+{
+    const char *dot = strchr(cursor, '.');
+    char *end = NULL;
+    if (dot == NULL || dot == cursor || strlen(cursor) >= CLEARING_CURSOR_MAX) {
+        return err_set(err, ERR_INVALID, "cursor", "malformed cursor");
+    }
+    for (const char *p = cursor; *p != '\0'; p++) {
+        if (p != dot && (*p < '0' || *p > '9')) {
+            return err_set(err, ERR_INVALID, "cursor", "malformed cursor");
+        }
+    }
+    long long a = strtoll(cursor, &end, 10);
+    if (end != dot || dot - cursor > 18 || strlen(dot + 1) == 0 || strlen(dot + 1) > 18) {
+        return err_set(err, ERR_INVALID, "cursor", "malformed cursor");
+    }
+    long long b = strtoll(dot + 1, &end, 10);
+    if (*end != '\0') {
+        return err_set(err, ERR_INVALID, "cursor", "malformed cursor");
+    }
+    *ms = (int64_t)a;
+    *seq = (int64_t)b;
+    return ERR_OK;
+}
+
+/* 1 if a comes after b in ledger order. */
+static int newer(const struct store_ledger_transfer *a, const struct store_ledger_transfer *b)
+{
+    return a->created_ms != b->created_ms ? a->created_ms > b->created_ms : a->seq > b->seq;
+}
+
+/* Merges the newest of lists[i] (each newest first) into out, without repeats. */
+static size_t merge_newest(struct store_ledger_transfer **lists, size_t *counts, size_t n,
+                           size_t want, struct store_ledger_transfer *out)
+{
+    size_t pos[STORE_LEDGER_OWNER_ACCOUNTS_MAX] = {0};
+    ASSERT(n <= STORE_LEDGER_OWNER_ACCOUNTS_MAX);
+    size_t got = 0;
+    while (got < want) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++) {
+            if (pos[i] < counts[i] &&
+                (best == n || newer(&lists[i][pos[i]], &lists[best][pos[best]]))) {
+                best = i;
+            }
+        }
+        if (best == n) {
+            break;
+        }
+        const struct store_ledger_transfer *t = &lists[best][pos[best]++];
+        if (got > 0 && out[got - 1].seq == t->seq) {
+            continue; /* a transfer between two of the entity's accounts */
+        }
+        out[got++] = *t;
+    }
+    return got;
+}
+
+enum err clearing_entity_history(struct clearing *c, const struct clearing_actor *who,
+                                 const char *entity_id, const char *cursor, size_t limit,
+                                 struct clearing_history *out, struct errbuf *err)
+{
+    ASSERT(c != NULL && out != NULL);
+    ASSERT(limit >= 1 && limit <= CLEARING_PAGE_MAX);
+    memset(out, 0, sizeof(*out));
+    struct store_ledger_range g = {0, INT64_MAX, INT64_MAX, INT64_MAX, 1, limit + 1};
+    enum err rc = cursor != NULL ? cursor_parse(cursor, &g.cursor_ms, &g.cursor_seq, err) : ERR_OK;
+    struct store_ledger_account *acc = NULL;
+    size_t nacc = 0;
+    if (rc == ERR_OK) {
+        rc = clearing_accounts(c, who, entity_id, &acc, &nacc, err);
+    }
+    struct store_ledger_transfer *lists[STORE_LEDGER_OWNER_ACCOUNTS_MAX] = {NULL};
+    size_t counts[STORE_LEDGER_OWNER_ACCOUNTS_MAX] = {0};
+    for (size_t i = 0; i < nacc && rc == ERR_OK; i++) {
+        rc = store_ledger_account_entries(c->store, acc[i].id, &g, &lists[i], &counts[i], err);
+    }
+    if (rc == ERR_OK) {
+        out->items = mem_calloc(limit + 1, sizeof(*out->items));
+        rc = out->items != NULL ? ERR_OK : err_set(err, ERR_NOMEM, "", "out of memory");
+    }
+    if (rc == ERR_OK) {
+        out->count = merge_newest(lists, counts, nacc, limit + 1, out->items);
+        if (out->count > limit) {
+            out->count = limit;
+            const struct store_ledger_transfer *last = &out->items[limit - 1];
+            snprintf(out->next_cursor, sizeof(out->next_cursor), "%" PRId64 ".%" PRId64,
+                     last->created_ms, last->seq);
+        }
+    }
+    for (size_t i = 0; i < nacc; i++) {
+        mem_free(lists[i]);
+    }
+    mem_free(acc);
+    if (rc != ERR_OK) {
+        clearing_history_release(out);
+    }
+    return rc;
+}
+
+/* ---- statements ---- */
+
+/* Appends one CSV field (RFC 4180 quoting), with a "'" before text a spreadsheet would take
+ * for a formula. */
+static enum err csv_text(struct buf *b, const char *s, int last)
+{
+    enum err rc = ERR_OK;
+    int quote = strpbrk(s, ",\"\r\n") != NULL;
+    if (quote) {
+        rc = buf_append(b, "\"", 1);
+    }
+    if (rc == ERR_OK && s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL) {
+        rc = buf_append(b, "'", 1);
+    }
+    for (const char *p = s; rc == ERR_OK && *p != '\0'; p++) {
+        rc = *p == '"' ? buf_append(b, "\"\"", 2) : buf_append(b, p, 1);
+    }
+    if (rc == ERR_OK && quote) {
+        rc = buf_append(b, "\"", 1);
+    }
+    if (rc == ERR_OK) {
+        rc = buf_append(b, last ? "\r\n" : ",", last ? 2 : 1);
+    }
+    return rc;
+}
+
+struct line {
+    const char *record;
+    int64_t ms;
+    const struct store_ledger_account *account;
+    const struct store_ledger_transfer *t; /* NULL for opening and closing */
+    int64_t debit, credit, pending_change;
+    int64_t balance, pending_balance;
+};
+
+/* Words a buffer failure (buf_* leave errbuf alone). */
+static enum err buf_failed(enum err rc, struct errbuf *err)
+{
+    if (rc == ERR_LIMIT) {
+        return err_set(err, ERR_LIMIT, "to",
+                       "the statement is larger than %u bytes; ask for a shorter period",
+                       CLEARING_STATEMENT_BYTES_MAX);
+    }
+    return rc == ERR_OK ? ERR_OK : err_set(err, rc, "", "out of memory writing the statement");
+}
+
+static enum err csv_line(struct buf *b, const struct line *l, struct errbuf *err)
+{
+    char time[CLOCK_RFC3339_LEN];
+    clock_format_rfc3339(l->ms, time);
+    enum err rc = buf_appendf(b, "%s,%s,%s,%s,%s,", l->record, time, l->account->id,
+                              l->account->kind, l->account->currency);
+    const struct store_ledger_transfer *t = l->t;
+    const char *texts[] = {t != NULL ? t->id : "", t != NULL ? t->kind : "",
+                           t != NULL ? t->code : "", t != NULL ? t->reference : ""};
+    for (size_t i = 0; i < ARRAY_LEN(texts) && rc == ERR_OK; i++) {
+        rc = csv_text(b, texts[i], 0);
+    }
+    if (rc == ERR_OK) {
+        rc = buf_appendf(b, "%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "\r\n",
+                         l->debit, l->credit, l->pending_change, l->balance, l->pending_balance);
+    }
+    return buf_failed(rc, err);
+}
+
+/* The account's (posted, pending) net balances just after t. */
+static void after(const struct store_ledger_transfer *t, const char *account, int64_t *posted,
+                  int64_t *pending)
+{
+    int debit = strcmp(t->debit_account, account) == 0;
+    ASSERT(debit || strcmp(t->credit_account, account) == 0);
+    *posted = debit ? t->debit_posted_after : t->credit_posted_after;
+    *pending = debit ? t->debit_pending_after : t->credit_pending_after;
+}
+
+/* One account's opening line, entries and closing line. */
+static enum err statement_account(struct clearing *c, const struct store_ledger_account *a,
+                                  int64_t from_ms, int64_t to_ms, size_t *lines, struct buf *csv,
+                                  struct errbuf *err)
+{
+    struct line l = {"opening", from_ms, a, NULL, 0, 0, 0, 0, 0};
+    struct store_ledger_transfer *page = NULL;
+    size_t n = 0;
+    struct store_ledger_range g = {0, from_ms, INT64_MAX, INT64_MAX, 1, 1};
+    enum err rc = store_ledger_account_entries(c->store, a->id, &g, &page, &n, err);
+    if (rc == ERR_OK && n == 1) {
+        after(&page[0], a->id, &l.balance, &l.pending_balance);
+    }
+    mem_free(page);
+    page = NULL;
+    if (rc == ERR_OK) {
+        rc = csv_line(csv, &l, err);
+    }
+    struct store_ledger_range r = {from_ms, to_ms, INT64_MIN, -1, 0, STATEMENT_PAGE};
+    for (n = STATEMENT_PAGE; rc == ERR_OK && n == STATEMENT_PAGE;) {
+        rc = store_ledger_account_entries(c->store, a->id, &r, &page, &n, err);
+        for (size_t i = 0; i < n && rc == ERR_OK; i++) {
+            if (++*lines > CLEARING_STATEMENT_LINES_MAX) {
+                rc = err_set(err, ERR_LIMIT, "to", "a statement holds at most %d lines; ask for a "
+                             "shorter period", CLEARING_STATEMENT_LINES_MAX);
+                break;
+            }
+            int64_t posted = 0, pending = 0;
+            after(&page[i], a->id, &posted, &pending);
+            int64_t delta = posted - l.balance;
+            l.record = "entry";
+            l.ms = page[i].created_ms;
+            l.t = &page[i];
+            l.debit = delta < 0 ? -delta : 0;
+            l.credit = delta > 0 ? delta : 0;
+            l.pending_change = pending - l.pending_balance;
+            l.balance = posted;
+            l.pending_balance = pending;
+            rc = csv_line(csv, &l, err);
+        }
+        if (rc == ERR_OK && n > 0) {
+            r.cursor_ms = page[n - 1].created_ms;
+            r.cursor_seq = page[n - 1].seq;
+        }
+        mem_free(page);
+        page = NULL;
+    }
+    if (rc == ERR_OK) {
+        l.record = "closing";
+        l.ms = to_ms;
+        l.t = NULL;
+        l.debit = l.credit = l.pending_change = 0;
+        rc = csv_line(csv, &l, err);
+    }
+    return rc;
+}
+
+enum err clearing_statement(struct clearing *c, const struct clearing_actor *who,
+                            const char *entity_id, const char *currency, int64_t from_ms,
+                            int64_t to_ms, struct buf *csv, struct errbuf *err)
+{
+    ASSERT(c != NULL && csv != NULL);
+    if (from_ms < 0 || to_ms > CLEARING_TIME_MAX_MS) {
+        return err_set(err, ERR_INVALID, from_ms < 0 ? "from" : "to",
+                       "a statement covers 1970 to 9999");
+    }
+    if (to_ms <= from_ms) {
+        return err_set(err, ERR_INVALID, "to", "the period must end after it starts");
+    }
+    enum err rc = currency != NULL ? clearing_currency_check(currency, "currency", err) : ERR_OK;
+    struct store_ledger_account *acc = NULL;
+    size_t nacc = 0, lines = 0;
+    if (rc == ERR_OK) {
+        rc = clearing_accounts(c, who, entity_id, &acc, &nacc, err);
+    }
+    if (rc == ERR_OK) {
+        rc = buf_failed(buf_append_str(csv, "record,time,account,account_kind,currency,transfer,"
+                                            "kind,code,reference,debit,credit,pending_change,"
+                                            "balance,pending_balance\r\n"),
+                        err);
+    }
+    for (size_t i = 0; i < nacc && rc == ERR_OK; i++) {
+        if (currency == NULL || strcmp(acc[i].currency, currency) == 0) {
+            rc = statement_account(c, &acc[i], from_ms, to_ms, &lines, csv, err);
+        }
+    }
+    mem_free(acc);
+    return rc;
+}
