@@ -5,7 +5,7 @@
  * op engine applied them, and compares: each transfer's balance snapshots, each account's
  * stored counters, the flags at every step, debits = credits per currency, and the life of
  * every pending (open, or resolved by exactly one post or void) against its stored state and
- * the open timeouts.
+ * the open timeouts, and each account's history chain and marks.
  *
  * clearing_check_log merge-joins the clearing events (in log order) with the transfers (in
  * ledger order): because seq = log_index * CLEARING_BATCH_MAX + position, the i-th transfer of
@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/banned.h"
@@ -86,6 +87,8 @@ static enum err accs_load(struct store *s, struct accs *out, struct errbuf *err)
             a->now = page[i];
             a->now.debits_posted = a->now.credits_posted = 0;
             a->now.debits_pending = a->now.credits_pending = 0;
+            a->now.last_seq = -1;
+            a->now.entries = 0;
         }
         if (rc == ERR_OK && n > 0) {
             snprintf(after, sizeof(after), "%s", page[n - 1].id);
@@ -192,13 +195,49 @@ static enum err pends_add(struct pends *p, const struct pend *v, struct errbuf *
 
 /* ---- replay ---- */
 
+/* A history mark the replay expects: the account's STORE_LEDGER_MARK_EVERY-th transfers. */
+struct mark {
+    size_t account; /* index into accs, which is in id order */
+    int64_t ms;
+    int64_t seq;
+};
+
 struct check {
     struct clearing_check_report *r;
     struct accs accs;
     struct pends pends;
     int64_t last_seq;
     int64_t last_ms;
+    struct mark *marks;
+    size_t nmarks;
+    size_t marks_cap;
 };
+
+/* Links t into an account's recomputed chain, as op.c does. */
+static enum err chain(struct check *k, const struct store_ledger_transfer *t, struct acc *a,
+                      int64_t prev_seq, struct errbuf *err)
+{
+    if (prev_seq != a->now.last_seq) {
+        problem(k->r, "transfer '%s' breaks the history chain of '%s'", t->id, a->stored.id);
+    }
+    a->now.last_seq = t->seq;
+    a->now.entries++;
+    if (a->now.entries % STORE_LEDGER_MARK_EVERY != 0) {
+        return ERR_OK;
+    }
+    if (k->nmarks == k->marks_cap) {
+        size_t cap = k->marks_cap == 0 ? 1024 : 2 * k->marks_cap;
+        struct mark *p = mem_realloc(k->marks, cap * sizeof(*p));
+        if (p == NULL) {
+            return oom(err);
+        }
+        k->marks = p;
+        k->marks_cap = cap;
+    }
+    struct mark m = {(size_t)(a - k->accs.items), t->created_ms, t->seq};
+    k->marks[k->nmarks++] = m;
+    return ERR_OK;
+}
 
 static int add_ok(int64_t *counter, int64_t amount)
 {
@@ -258,8 +297,7 @@ static int resolve(struct check *k, const struct store_ledger_transfer *t, struc
 }
 
 static int apply(struct check *k, const struct store_ledger_transfer *t, struct acc *d,
-                 struct acc *c, enum clearing_transfer_kind kind, struct errbuf *err,
-                 enum err *rc)
+                 struct acc *c, enum clearing_transfer_kind kind, struct errbuf *err, enum err *rc)
 {
     int ok = 1;
     switch (kind) {
@@ -267,8 +305,8 @@ static int apply(struct check *k, const struct store_ledger_transfer *t, struct 
         ok = add_ok(&d->now.debits_posted, t->amount) && add_ok(&c->now.credits_posted, t->amount);
         break;
     case CLEARING_PENDING: {
-        ok = add_ok(&d->now.debits_pending, t->amount) &&
-             add_ok(&c->now.credits_pending, t->amount);
+        ok =
+            add_ok(&d->now.debits_pending, t->amount) && add_ok(&c->now.credits_pending, t->amount);
         struct pend p;
         memset(&p, 0, sizeof(p));
         snprintf(p.id, sizeof(p.id), "%s", t->id);
@@ -331,7 +369,13 @@ static enum err check_transfer(struct check *k, const struct store_ledger_transf
     if (state != NULL && strcmp(t->state, state) != 0) {
         problem(k->r, "transfer '%s' (%s) is in state '%s'", t->id, t->kind, t->state);
     }
-    enum err rc = ERR_OK;
+    enum err rc = chain(k, t, d, t->debit_prev_seq, err);
+    if (rc == ERR_OK) {
+        rc = chain(k, t, c, t->credit_prev_seq, err);
+    }
+    if (rc != ERR_OK) {
+        return rc;
+    }
     if (!apply(k, t, d, c, kind, err, &rc)) {
         return rc;
     }
@@ -381,12 +425,15 @@ static void check_accounts(struct check *k)
         const struct store_ledger_account *n = &k->accs.items[i].now;
         struct errbuf e;
         errbuf_init(&e);
-        if (clearing__account_valid(a, &e) != ERR_OK) {
+        if (clearing__account_valid(a, 1, &e) != ERR_OK) {
             problem(r, "%s", e.msg);
         }
         if (a->debits_posted != n->debits_posted || a->credits_posted != n->credits_posted ||
             a->debits_pending != n->debits_pending || a->credits_pending != n->credits_pending) {
             problem(r, "account '%s' stores balances its transfers do not add up to", a->id);
+        }
+        if (a->last_seq != n->last_seq || a->entries != n->entries) {
+            problem(r, "account '%s' stores a history head its transfers do not lead to", a->id);
         }
         size_t j = 0;
         while (j < r->currencies && strcmp(r->totals[j].code, a->currency) != 0) {
@@ -460,6 +507,56 @@ static enum err check_pendings(struct store *s, struct check *k, struct errbuf *
     return rc;
 }
 
+static int mark_order(const void *a, const void *b)
+{
+    const struct mark *x = a, *y = b;
+    if (x->account != y->account) {
+        return x->account < y->account ? -1 : 1;
+    }
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The stored marks against the ones the replay expects, both in (account id, seq) order. */
+static enum err check_marks(struct store *s, struct check *k, struct errbuf *err)
+{
+    if (k->nmarks > 0) {
+        qsort(k->marks, k->nmarks, sizeof(*k->marks), mark_order);
+    }
+    char(*ids)[ID_MAX] = mem_alloc(CHECK_PAGE * sizeof(*ids));
+    int64_t *ms = mem_alloc(CHECK_PAGE * sizeof(*ms));
+    int64_t *seqs = mem_alloc(CHECK_PAGE * sizeof(*seqs));
+    enum err rc = ids != NULL && ms != NULL && seqs != NULL ? ERR_OK : oom(err);
+    char after[ID_MAX] = "";
+    int64_t after_ms = INT64_MIN, after_seq = INT64_MIN;
+    size_t want = 0, n = CHECK_PAGE;
+    int bad = 0;
+    while (rc == ERR_OK && n == CHECK_PAGE) {
+        rc = store_ledger_mark_scan(s, after, after_ms, after_seq, CHECK_PAGE, ids, ms, seqs, &n,
+                                    err);
+        for (size_t i = 0; rc == ERR_OK && !bad && i < n; i++, want++) {
+            const struct mark *m = want < k->nmarks ? &k->marks[want] : NULL;
+            if (m == NULL || strcmp(k->accs.items[m->account].stored.id, ids[i]) != 0 ||
+                m->seq != seqs[i] || m->ms != ms[i]) {
+                problem(k->r, "history mark of '%s' at %lld is not where the replay puts one",
+                        ids[i], (long long)seqs[i]);
+                bad = 1; /* the rest would only repeat it */
+            }
+        }
+        if (rc == ERR_OK && n > 0) {
+            snprintf(after, sizeof(after), "%s", ids[n - 1]);
+            after_ms = ms[n - 1];
+            after_seq = seqs[n - 1];
+        }
+    }
+    if (rc == ERR_OK && !bad && want < k->nmarks) {
+        problem(k->r, "%zu history marks are missing", k->nmarks - want);
+    }
+    mem_free(ids);
+    mem_free(ms);
+    mem_free(seqs);
+    return rc;
+}
+
 static enum err verdict(const struct clearing_check_report *r, enum err rc, struct errbuf *err)
 {
     if (rc != ERR_OK) {
@@ -472,8 +569,7 @@ static enum err verdict(const struct clearing_check_report *r, enum err rc, stru
     return ERR_OK;
 }
 
-enum err clearing_check(struct store *s, struct clearing_check_report *report,
-                        struct errbuf *err)
+enum err clearing_check(struct store *s, struct clearing_check_report *report, struct errbuf *err)
 {
     ASSERT(s != NULL && report != NULL);
     memset(report, 0, sizeof(*report));
@@ -491,8 +587,12 @@ enum err clearing_check(struct store *s, struct clearing_check_report *report,
         check_accounts(&k);
         rc = check_pendings(s, &k, err);
     }
+    if (rc == ERR_OK) {
+        rc = check_marks(s, &k, err);
+    }
     mem_free(k.accs.items);
     mem_free(k.pends.slots);
+    mem_free(k.marks);
     return verdict(report, rc, err);
 }
 
@@ -520,8 +620,8 @@ static enum err join_peek(struct join *j, const struct store_ledger_transfer **o
         mem_free(j->page);
         j->page = NULL;
         j->pos = 0;
-        enum err rc = store_ledger_transfer_scan(j->s, j->after, CHECK_PAGE, &j->page, &j->count,
-                                                 err);
+        enum err rc =
+            store_ledger_transfer_scan(j->s, j->after, CHECK_PAGE, &j->page, &j->count, err);
         if (rc != ERR_OK) {
             return rc;
         }

@@ -79,7 +79,7 @@
 
 /* The worst-case JSON of one transfer in an event (every text at its limit, escaped). */
 #define CLEARING_TRANSFER_JSON_MAX 900
-_Static_assert(CLEARING_BATCH_MAX * CLEARING_TRANSFER_JSON_MAX + 4096 <= STORE_LEAF_MAX,
+_Static_assert(CLEARING_BATCH_MAX *CLEARING_TRANSFER_JSON_MAX + 4096 <= STORE_LEAF_MAX,
                "a full batch fits one log entry");
 _Static_assert(CLEARING_LEGS_MAX <= CLEARING_BATCH_MAX, "a settlement is one batch");
 _Static_assert(CLEARING_LEGS_MAX <= STORE_LEDGER_IDS_MAX, "a settlement's legs are one multi-get");
@@ -290,8 +290,8 @@ struct clearing_share {
 
 struct clearing_release {
     const char *pending_id;
-    const char *provider_id;      /* an entity */
-    const char *fee_schedule_id;  /* the version the contract recorded; NULL: no fee */
+    const char *provider_id;     /* an entity */
+    const char *fee_schedule_id; /* the version the contract recorded; NULL: no fee */
     const struct clearing_share *brokers;
     size_t broker_count;
     const struct clearing_share *revenue;
@@ -338,8 +338,8 @@ enum err clearing_sweep(struct clearing *c, size_t max, size_t *voided, struct e
 #define CLEARING_SCHEDULE_NAME_MAX (STORE_LEDGER_CODE_MAX - 1)
 
 struct clearing_fee_schedule_in {
-    const char *name; /* [a-z0-9._-], 1..32; a new version when the name exists */
-    const char *kind; /* "percentage", "fixed", "membership" */
+    const char *name;     /* [a-z0-9._-], 1..32; a new version when the name exists */
+    const char *kind;     /* "percentage", "fixed", "membership" */
     const char *currency; /* required unless a percentage without minimum and cap */
     int64_t rate_bp;
     int64_t minimum;
@@ -381,14 +381,13 @@ enum err clearing_membership_charge(struct clearing *c, const struct clearing_ac
 /* An entity's accounts (ERR_NOT_FOUND when the entity is absent or not visible to who).
  * Caller frees *out with mem_free. */
 enum err clearing_accounts(struct clearing *c, const struct clearing_actor *who,
-                           const char *entity_id, struct store_ledger_account **out,
-                           size_t *count, struct errbuf *err);
+                           const char *entity_id, struct store_ledger_account **out, size_t *count,
+                           struct errbuf *err);
 
 /* One transfer, visible to the operator, regulators, the system and the owners of its
  * accounts (ERR_NOT_FOUND otherwise). */
-enum err clearing_transfer_get(struct clearing *c, const struct clearing_actor *who,
-                               const char *id, struct store_ledger_transfer *out,
-                               struct errbuf *err);
+enum err clearing_transfer_get(struct clearing *c, const struct clearing_actor *who, const char *id,
+                               struct store_ledger_transfer *out, struct errbuf *err);
 
 #define CLEARING_CURSOR_MAX 48
 
@@ -458,8 +457,7 @@ struct clearing_check_report {
  * ERR_CORRUPT (message: the first problem) when anything is wrong, store errors otherwise.
  * Reads only.
  */
-enum err clearing_check(struct store *s, struct clearing_check_report *report,
-                        struct errbuf *err);
+enum err clearing_check(struct store *s, struct clearing_check_report *report, struct errbuf *err);
 
 /*
  * Compares the ledger with the transparency log: every transfer, account and fee schedule row

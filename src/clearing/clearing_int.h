@@ -20,6 +20,9 @@
 
 /* Accounts one mutation may touch: two per transfer, and the exchange's own. */
 #define CLEARING__OP_ACCOUNTS_MAX (2 * CLEARING_BATCH_MAX + 2)
+/* Open-addressing index over them: a power of two, at most half full. */
+#define CLEARING__OP_INDEX_SLOTS 512
+_Static_assert(2 * CLEARING__OP_ACCOUNTS_MAX <= CLEARING__OP_INDEX_SLOTS, "index half full");
 #define CLEARING__HASH_BYTES 16
 
 /* ---- names.c ---- */
@@ -27,9 +30,11 @@
 /* An id with prefix derived from the parts (a hash, never random). Cannot fail. */
 void clearing__derive_id(const char *prefix, const char *const *parts, size_t count,
                          char out[ID_MAX]);
-/* The id of a caller's transfer: random without a key, derived from (caller, key) with one. */
+/* The id of a caller's transfer: derived from (caller, key) with a key; without one, ordered
+ * by time (10 characters of now_ms, then 10 random ones), so that the index of transfer ids
+ * grows at its end instead of at a random page per insert. */
 void clearing__transfer_id(const struct clearing *c, const char *caller, const char *key,
-                           char out[ID_MAX]);
+                           int64_t now_ms, char out[ID_MAX]);
 
 /* Hex of a 16-byte hash over length-prefixed parts. Cannot fail. */
 struct clearing__hash {
@@ -53,9 +58,11 @@ enum err clearing__require(const struct clearing_actor *who, unsigned roles, con
 #define CLEARING__OPERATOR (1u << CLEARING_ROLE_OPERATOR)
 #define CLEARING__SYSTEM (1u << CLEARING_ROLE_SYSTEM)
 
-/* Checks a stored account's shape and balance rules (pair of the asserts before a write).
- * ERR_CORRUPT naming the account. */
-enum err clearing__account_valid(const struct store_ledger_account *a, struct errbuf *err);
+/* Checks a stored account's shape and balance rules (pair of the asserts before a write);
+ * with derived, also that its id is the hash of its owner, kind and currency (the check tool;
+ * writes skip it, for speed). ERR_CORRUPT naming the account. */
+enum err clearing__account_valid(const struct store_ledger_account *a, int derived,
+                                 struct errbuf *err);
 
 /* ---- op.c: one mutation ---- */
 
@@ -79,9 +86,10 @@ struct clearing__op {
     int64_t now_ms;
     int64_t last_ms; /* the ledger clock before this mutation */
     int tx_open;
-    json_t *extra;   /* more members of the event body, or NULL; owned */
+    json_t *extra; /* more members of the event body, or NULL; owned */
     struct clearing__slot accounts[CLEARING__OP_ACCOUNTS_MAX];
     size_t naccounts;
+    uint16_t index[CLEARING__OP_INDEX_SLOTS]; /* 1 + slot number by hash of the id; 0: empty */
     struct store_ledger_transfer transfers[CLEARING_BATCH_MAX];
     size_t ntransfers;
     struct clearing__resolution resolutions[CLEARING_BATCH_MAX];
@@ -127,8 +135,7 @@ enum err clearing__op_apply(struct clearing__op *op, struct store_ledger_transfe
 
 /* Looks up transfers by id (count <= STORE_LEDGER_IDS_MAX). */
 enum err clearing__transfers_get(struct clearing *c, const char *const *ids, size_t count,
-                                 struct store_ledger_transfer *out, int *found,
-                                 struct errbuf *err);
+                                 struct store_ledger_transfer *out, int *found, struct errbuf *err);
 
 /* The entity's status for a rule ("verified", ...). ERR_NOT_FOUND (field) if absent. */
 enum err clearing__entity_status(struct clearing *c, const char *entity_id, const char *field,

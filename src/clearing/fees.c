@@ -184,8 +184,8 @@ enum err clearing_membership_charge(struct clearing *c, const struct clearing_ac
     ASSERT(c != NULL && out != NULL && replayed != NULL);
     *replayed = 0;
     struct store_fee_schedule f;
-    enum err rc = clearing__require(who, CLEARING__OPERATOR | CLEARING__SYSTEM,
-                                    "charges memberships", err);
+    enum err rc =
+        clearing__require(who, CLEARING__OPERATOR | CLEARING__SYSTEM, "charges memberships", err);
     if (rc == ERR_OK && !id_valid(entity_id, "ent")) {
         rc = err_set(err, ERR_INVALID, "entity", "'entity' must be an entity id");
     }
@@ -212,7 +212,7 @@ enum err clearing_membership_charge(struct clearing *c, const struct clearing_ac
     clearing__hash_str(&h, entity_id);
     clearing__hash_str(&h, period);
     clearing__hash_final(&h, hash);
-    clearing__transfer_id(c, who->id, key, id);
+    clearing__transfer_id(c, who->id, key, op->now_ms, id);
     const char *ids[] = {id};
     int found = 0;
     rc = clearing__transfers_get(c, ids, 1, out, &found, err);
@@ -237,8 +237,8 @@ enum err clearing_membership_charge(struct clearing *c, const struct clearing_ac
                      entity_id, f.currency);
     }
     if (rc == ERR_OK) {
-        rc = clearing__op_open(op, CLEARING_EXCHANGE, CLEARING_ACCOUNT_FEES, f.currency, &fees,
-                               err);
+        rc =
+            clearing__op_open(op, CLEARING_EXCHANGE, CLEARING_ACCOUNT_FEES, f.currency, &fees, err);
     }
     if (rc != ERR_OK) {
         goto out;

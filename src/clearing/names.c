@@ -113,29 +113,26 @@ static const struct {
     char code[4];
     int exponent;
 } currencies[] = {
-    {"AED", 2}, {"AFN", 2}, {"ALL", 2}, {"AMD", 2}, {"AOA", 2}, {"ARS", 2}, {"AUD", 2},
-    {"AWG", 2}, {"AZN", 2}, {"BAM", 2}, {"BBD", 2}, {"BDT", 2}, {"BGN", 2}, {"BHD", 3},
-    {"BIF", 0}, {"BMD", 2}, {"BND", 2}, {"BOB", 2}, {"BRL", 2}, {"BSD", 2}, {"BTN", 2},
-    {"BWP", 2}, {"BYN", 2}, {"BZD", 2}, {"CAD", 2}, {"CDF", 2}, {"CHF", 2}, {"CLP", 0},
-    {"CNY", 2}, {"COP", 2}, {"CRC", 2}, {"CUP", 2}, {"CVE", 2}, {"CZK", 2}, {"DJF", 0},
-    {"DKK", 2}, {"DOP", 2}, {"DZD", 2}, {"EGP", 2}, {"ERN", 2}, {"ETB", 2}, {"EUR", 2},
-    {"FJD", 2}, {"FKP", 2}, {"GBP", 2}, {"GEL", 2}, {"GHS", 2}, {"GIP", 2}, {"GMD", 2},
-    {"GNF", 0}, {"GTQ", 2}, {"GYD", 2}, {"HKD", 2}, {"HNL", 2}, {"HTG", 2}, {"HUF", 2},
-    {"IDR", 2}, {"ILS", 2}, {"INR", 2}, {"IQD", 3}, {"IRR", 2}, {"ISK", 0}, {"JMD", 2},
-    {"JOD", 3}, {"JPY", 0}, {"KES", 2}, {"KGS", 2}, {"KHR", 2}, {"KMF", 0}, {"KPW", 2},
-    {"KRW", 0}, {"KWD", 3}, {"KYD", 2}, {"KZT", 2}, {"LAK", 2}, {"LBP", 2}, {"LKR", 2},
-    {"LRD", 2}, {"LSL", 2}, {"LYD", 3}, {"MAD", 2}, {"MDL", 2}, {"MGA", 2}, {"MKD", 2},
-    {"MMK", 2}, {"MNT", 2}, {"MOP", 2}, {"MRU", 2}, {"MUR", 2}, {"MVR", 2}, {"MWK", 2},
-    {"MXN", 2}, {"MYR", 2}, {"MZN", 2}, {"NAD", 2}, {"NGN", 2}, {"NIO", 2}, {"NOK", 2},
-    {"NPR", 2}, {"NZD", 2}, {"OMR", 3}, {"PAB", 2}, {"PEN", 2}, {"PGK", 2}, {"PHP", 2},
-    {"PKR", 2}, {"PLN", 2}, {"PYG", 0}, {"QAR", 2}, {"RON", 2}, {"RSD", 2}, {"RUB", 2},
-    {"RWF", 0}, {"SAR", 2}, {"SBD", 2}, {"SCR", 2}, {"SDG", 2}, {"SEK", 2}, {"SGD", 2},
-    {"SHP", 2}, {"SLE", 2}, {"SOS", 2}, {"SRD", 2}, {"SSP", 2}, {"STN", 2}, {"SVC", 2},
-    {"SYP", 2}, {"SZL", 2}, {"THB", 2}, {"TJS", 2}, {"TMT", 2}, {"TND", 3}, {"TOP", 2},
-    {"TRY", 2}, {"TTD", 2}, {"TWD", 2}, {"TZS", 2}, {"UAH", 2}, {"UGX", 0}, {"USD", 2},
-    {"UYU", 2}, {"UYW", 4}, {"UZS", 2}, {"VED", 2}, {"VES", 2}, {"VND", 0}, {"VUV", 0},
-    {"WST", 2}, {"XAF", 0}, {"XCD", 2}, {"XCG", 2}, {"XOF", 0}, {"XPF", 0}, {"YER", 2},
-    {"ZAR", 2}, {"ZMW", 2}, {"ZWG", 2},
+    {"AED", 2}, {"AFN", 2}, {"ALL", 2}, {"AMD", 2}, {"AOA", 2}, {"ARS", 2}, {"AUD", 2}, {"AWG", 2},
+    {"AZN", 2}, {"BAM", 2}, {"BBD", 2}, {"BDT", 2}, {"BGN", 2}, {"BHD", 3}, {"BIF", 0}, {"BMD", 2},
+    {"BND", 2}, {"BOB", 2}, {"BRL", 2}, {"BSD", 2}, {"BTN", 2}, {"BWP", 2}, {"BYN", 2}, {"BZD", 2},
+    {"CAD", 2}, {"CDF", 2}, {"CHF", 2}, {"CLP", 0}, {"CNY", 2}, {"COP", 2}, {"CRC", 2}, {"CUP", 2},
+    {"CVE", 2}, {"CZK", 2}, {"DJF", 0}, {"DKK", 2}, {"DOP", 2}, {"DZD", 2}, {"EGP", 2}, {"ERN", 2},
+    {"ETB", 2}, {"EUR", 2}, {"FJD", 2}, {"FKP", 2}, {"GBP", 2}, {"GEL", 2}, {"GHS", 2}, {"GIP", 2},
+    {"GMD", 2}, {"GNF", 0}, {"GTQ", 2}, {"GYD", 2}, {"HKD", 2}, {"HNL", 2}, {"HTG", 2}, {"HUF", 2},
+    {"IDR", 2}, {"ILS", 2}, {"INR", 2}, {"IQD", 3}, {"IRR", 2}, {"ISK", 0}, {"JMD", 2}, {"JOD", 3},
+    {"JPY", 0}, {"KES", 2}, {"KGS", 2}, {"KHR", 2}, {"KMF", 0}, {"KPW", 2}, {"KRW", 0}, {"KWD", 3},
+    {"KYD", 2}, {"KZT", 2}, {"LAK", 2}, {"LBP", 2}, {"LKR", 2}, {"LRD", 2}, {"LSL", 2}, {"LYD", 3},
+    {"MAD", 2}, {"MDL", 2}, {"MGA", 2}, {"MKD", 2}, {"MMK", 2}, {"MNT", 2}, {"MOP", 2}, {"MRU", 2},
+    {"MUR", 2}, {"MVR", 2}, {"MWK", 2}, {"MXN", 2}, {"MYR", 2}, {"MZN", 2}, {"NAD", 2}, {"NGN", 2},
+    {"NIO", 2}, {"NOK", 2}, {"NPR", 2}, {"NZD", 2}, {"OMR", 3}, {"PAB", 2}, {"PEN", 2}, {"PGK", 2},
+    {"PHP", 2}, {"PKR", 2}, {"PLN", 2}, {"PYG", 0}, {"QAR", 2}, {"RON", 2}, {"RSD", 2}, {"RUB", 2},
+    {"RWF", 0}, {"SAR", 2}, {"SBD", 2}, {"SCR", 2}, {"SDG", 2}, {"SEK", 2}, {"SGD", 2}, {"SHP", 2},
+    {"SLE", 2}, {"SOS", 2}, {"SRD", 2}, {"SSP", 2}, {"STN", 2}, {"SVC", 2}, {"SYP", 2}, {"SZL", 2},
+    {"THB", 2}, {"TJS", 2}, {"TMT", 2}, {"TND", 3}, {"TOP", 2}, {"TRY", 2}, {"TTD", 2}, {"TWD", 2},
+    {"TZS", 2}, {"UAH", 2}, {"UGX", 0}, {"USD", 2}, {"UYU", 2}, {"UYW", 4}, {"UZS", 2}, {"VED", 2},
+    {"VES", 2}, {"VND", 0}, {"VUV", 0}, {"WST", 2}, {"XAF", 0}, {"XCD", 2}, {"XCG", 2}, {"XOF", 0},
+    {"XPF", 0}, {"YER", 2}, {"ZAR", 2}, {"ZMW", 2}, {"ZWG", 2},
 };
 
 int clearing_currency_exponent(const char *code)
@@ -198,11 +195,33 @@ void clearing__derive_id(const char *prefix, const char *const *parts, size_t co
     ASSERT(id_valid(out, prefix));
 }
 
+struct ordered_fill {
+    const struct rng *rng;
+    int64_t now_ms;
+};
+
+/* The first ID_RANDOM_CHARS / 2 characters carry now_ms, 5 bits each, most significant first
+ * (the id alphabet is in ASCII order, so ids sort by time); the rest are random. */
+static void ordered_fill(void *ctx, void *out, size_t len)
+{
+    const struct ordered_fill *o = ctx;
+    unsigned char *b = out;
+    size_t half = ID_RANDOM_CHARS / 2;
+    ASSERT(len == ID_RANDOM_CHARS);
+    ASSERT(o->now_ms >= 0);
+    for (size_t i = 0; i < half; i++) {
+        b[i] = (unsigned char)((uint64_t)o->now_ms >> (5 * (half - 1 - i)) & 31);
+    }
+    rng_fill(o->rng, b + half, len - half);
+}
+
 void clearing__transfer_id(const struct clearing *c, const char *caller, const char *key,
-                           char out[ID_MAX])
+                           int64_t now_ms, char out[ID_MAX])
 {
     if (key == NULL || key[0] == '\0') {
-        id_new(c->rng, "trf", out);
+        struct ordered_fill o = {c->rng, now_ms};
+        const struct rng ordered = {ordered_fill, &o};
+        id_new(&ordered, "trf", out);
         return;
     }
     const char *parts[] = {caller, key};
@@ -266,7 +285,8 @@ static int all_in(const char *s, const char *set)
 
 enum err clearing__check_code(const char *code, const char *field, struct errbuf *err)
 {
-    if (code == NULL || code[0] == '\0' || strlen(code) > CLEARING_CODE_MAX || !all_in(code, "._-")) {
+    if (code == NULL || code[0] == '\0' || strlen(code) > CLEARING_CODE_MAX ||
+        !all_in(code, "._-")) {
         return err_set(err, ERR_INVALID, field, "'%s' must be 1 to %d of a-z 0-9 . _ -", field,
                        CLEARING_CODE_MAX);
     }
@@ -338,7 +358,8 @@ int64_t clearing__pending_net(const struct store_ledger_account *a)
     return a->credits_pending - a->debits_pending;
 }
 
-enum err clearing__account_valid(const struct store_ledger_account *a, struct errbuf *err)
+enum err clearing__account_valid(const struct store_ledger_account *a, int derived,
+                                 struct errbuf *err)
 {
     enum clearing_account_kind kind;
     if (clearing_account_kind_parse(a->kind, &kind) != ERR_OK ||
@@ -347,12 +368,15 @@ enum err clearing__account_valid(const struct store_ledger_account *a, struct er
                        a->id, a->kind, a->currency);
     }
     char id[ID_MAX];
-    clearing_account_id(a->owner, kind, a->currency, id);
-    if (strcmp(id, a->id) != 0 || a->flags != clearing_account_kind_flags(kind)) {
+    if (derived) {
+        clearing_account_id(a->owner, kind, a->currency, id);
+    }
+    if ((derived && strcmp(id, a->id) != 0) || a->flags != clearing_account_kind_flags(kind)) {
         return err_set(err, ERR_CORRUPT, "", "ledger account '%s' does not match its owner", a->id);
     }
     if (a->debits_posted < 0 || a->credits_posted < 0 || a->debits_pending < 0 ||
-        a->credits_pending < 0) {
+        a->credits_pending < 0 || a->entries < 0 || a->last_seq < -1 ||
+        (a->entries == 0) != (a->last_seq == -1)) {
         return err_set(err, ERR_CORRUPT, "", "ledger account '%s' has a negative counter", a->id);
     }
     /* Under each flag the bounded side's sum fits: it is at most the other counter. */
@@ -381,26 +405,38 @@ static json_t *time_or_null(int64_t ms)
     return json_string(t);
 }
 
+/* Sets o[key] to a new value (stolen even on failure); 1 on failure. */
+static int put(json_t *o, const char *key, json_t *value)
+{
+    return value == NULL || json_object_set_new_nocheck(o, key, value) != 0;
+}
+
 json_t *clearing_transfer_json(const struct store_ledger_transfer *t)
 {
     ASSERT(t->id[0] != '\0');
     ASSERT(t->amount > 0);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "id", t->id, "kind",
-                          t->kind, "debit_account", t->debit_account, "credit_account",
-                          t->credit_account, "amount", (json_int_t)t->amount, "currency",
-                          t->currency, "code", t->code, "reference", t->reference);
-    if (o == NULL) {
-        return NULL;
+    /* Built member by member (json_pack parses its format each time: this runs once per
+     * transfer of every event). Optional members only when set. */
+    json_t *o = json_object();
+    int bad = o == NULL;
+    bad = bad || put(o, "id", json_string_nocheck(t->id));
+    bad = bad || put(o, "kind", json_string_nocheck(t->kind));
+    bad = bad || put(o, "debit_account", json_string_nocheck(t->debit_account));
+    bad = bad || put(o, "credit_account", json_string_nocheck(t->credit_account));
+    bad = bad || put(o, "amount", json_integer(t->amount));
+    bad = bad || put(o, "currency", json_string_nocheck(t->currency));
+    bad = bad || put(o, "code", json_string_nocheck(t->code));
+    if (t->reference[0] != '\0') {
+        bad = bad || put(o, "reference", json_string(t->reference));
     }
-    int bad = 0;
     if (t->pending_id[0] != '\0') {
-        bad |= json_object_set_new(o, "pending_id", json_string(t->pending_id));
+        bad = bad || put(o, "pending_id", json_string_nocheck(t->pending_id));
     }
     if (t->timeout_ms != 0) {
-        bad |= json_object_set_new(o, "timeout_at", time_or_null(t->timeout_ms));
+        bad = bad || put(o, "timeout_at", time_or_null(t->timeout_ms));
     }
     if (t->idempotency_key[0] != '\0') {
-        bad |= json_object_set_new(o, "idempotency_key", json_string(t->idempotency_key));
+        bad = bad || put(o, "idempotency_key", json_string_nocheck(t->idempotency_key));
     }
     if (bad) {
         json_decref(o);
@@ -419,11 +455,11 @@ json_t *clearing_account_json(const struct store_ledger_account *a)
 json_t *clearing_fee_schedule_json(const struct store_fee_schedule *f)
 {
     ASSERT(f->id[0] != '\0');
-    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s*, s:I, s:I, s:I, s:I, s:s*}", "id", f->id,
-                          "name", f->name, "version", (json_int_t)f->version, "kind", f->kind,
-                          "currency", f->currency[0] != '\0' ? f->currency : NULL, "rate_bp",
-                          (json_int_t)f->rate_bp, "minimum", (json_int_t)f->minimum, "cap",
-                          (json_int_t)f->cap, "fixed_amount", (json_int_t)f->fixed_amount,
-                          "period", f->period[0] != '\0' ? f->period : NULL);
+    json_t *o =
+        json_pack("{s:s, s:s, s:I, s:s, s:s*, s:I, s:I, s:I, s:I, s:s*}", "id", f->id, "name",
+                  f->name, "version", (json_int_t)f->version, "kind", f->kind, "currency",
+                  f->currency[0] != '\0' ? f->currency : NULL, "rate_bp", (json_int_t)f->rate_bp,
+                  "minimum", (json_int_t)f->minimum, "cap", (json_int_t)f->cap, "fixed_amount",
+                  (json_int_t)f->fixed_amount, "period", f->period[0] != '\0' ? f->period : NULL);
     return o;
 }

@@ -6,7 +6,9 @@
  * then the rows, then the transaction.
  *
  * Order of writes at commit: the event first, because its sequence number is each row's
- * log_index and fixes each transfer's ledger order seq = log_index * CLEARING_BATCH_MAX + i.
+ * log_index and fixes each transfer's ledger order seq = log_index * CLEARING_BATCH_MAX + i;
+ * then the transfers, each linked into its two accounts' history chains (store.h); then the
+ * accounts, with their counters and the head of their chains.
  * Writers are serialised by the store, so the counters read at the start are still current at
  * the commit.
  */
@@ -108,14 +110,28 @@ void clearing__op_free(struct clearing__op *op)
 
 /* ---- the account cache ---- */
 
+/* FNV-1a of an account id, for the op's index. */
+static size_t id_hash(const char *id)
+{
+    uint64_t h = 1469598103934665603u;
+    for (const char *p = id; *p != '\0'; p++) {
+        h = (h ^ (unsigned char)*p) * 1099511628211u;
+    }
+    return (size_t)(h ^ (h >> 32));
+}
+
 struct clearing__slot *clearing__op_find(struct clearing__op *op, const char *id)
 {
-    for (size_t i = 0; i < op->naccounts; i++) {
-        if (strcmp(op->accounts[i].a.id, id) == 0) {
-            return &op->accounts[i];
+    for (size_t i = id_hash(id);; i++) {
+        uint16_t v = op->index[i & (CLEARING__OP_INDEX_SLOTS - 1)];
+        if (v == 0) {
+            return NULL;
+        }
+        ASSERT(v <= op->naccounts);
+        if (strcmp(op->accounts[v - 1].a.id, id) == 0) {
+            return &op->accounts[v - 1];
         }
     }
-    return NULL;
 }
 
 static enum err slot_add(struct clearing__op *op, const struct store_ledger_account *a, int is_new,
@@ -130,6 +146,11 @@ static enum err slot_add(struct clearing__op *op, const struct store_ledger_acco
     slot->a = *a;
     slot->is_new = is_new;
     slot->dirty = 0;
+    size_t i = id_hash(a->id);
+    while (op->index[i & (CLEARING__OP_INDEX_SLOTS - 1)] != 0) {
+        i++;
+    }
+    op->index[i & (CLEARING__OP_INDEX_SLOTS - 1)] = (uint16_t)op->naccounts;
     if (out != NULL) {
         *out = slot;
     }
@@ -160,7 +181,7 @@ enum err clearing__op_load(struct clearing__op *op, const char *const *ids, size
                 continue;
             }
             /* Pair of the asserts before every write: what we read obeys the rules. */
-            rc = clearing__account_valid(&got[j], err);
+            rc = clearing__account_valid(&got[j], 0, err);
             if (rc == ERR_OK) {
                 rc = slot_add(op, &got[j], 0, NULL, err);
             }
@@ -196,6 +217,7 @@ enum err clearing__op_open(struct clearing__op *op, const char *owner,
         snprintf(a.kind, sizeof(a.kind), "%s", clearing_account_kind_name(kind));
         snprintf(a.currency, sizeof(a.currency), "%s", currency);
         a.flags = clearing_account_kind_flags(kind);
+        a.last_seq = -1;
         a.created_ms = op->now_ms;
         a.log_index = -1; /* set at commit */
         enum err rc = slot_add(op, &a, 1, &slot, err);
@@ -232,8 +254,9 @@ static enum err release(int64_t *counter, int64_t amount, const char *account, s
 }
 
 /* The flag rules on an account after a change; `before` words the message. */
-static enum err rules(const struct store_ledger_account *a, const struct store_ledger_account *before,
-                      int64_t amount, const char *field, struct errbuf *err)
+static enum err rules(const struct store_ledger_account *a,
+                      const struct store_ledger_account *before, int64_t amount, const char *field,
+                      struct errbuf *err)
 {
     if ((a->flags & CLEARING_DEBITS_MUST_NOT_EXCEED_CREDITS) &&
         (a->debits_posted > a->credits_posted ||
@@ -256,8 +279,8 @@ static enum err rules(const struct store_ledger_account *a, const struct store_l
 /* Applies the counters of t (and of the pending it resolves) to copies of both accounts. */
 static enum err counters(struct store_ledger_account *d, struct store_ledger_account *k,
                          const struct store_ledger_transfer *t,
-                         const struct store_ledger_transfer *pending, enum clearing_transfer_kind kind,
-                         const char *field, struct errbuf *err)
+                         const struct store_ledger_transfer *pending,
+                         enum clearing_transfer_kind kind, const char *field, struct errbuf *err)
 {
     enum err rc = ERR_OK;
     switch (kind) {
@@ -334,7 +357,8 @@ enum err clearing__op_apply(struct clearing__op *op, struct store_ledger_transfe
     }
     for (size_t i = 0; pending != NULL && i < op->nresolutions; i++) {
         if (strcmp(op->resolutions[i].pending_id, pending->id) == 0) {
-            return err_set(err, ERR_BAD_STATE, field, "pending '%s' is resolved twice", pending->id);
+            return err_set(err, ERR_BAD_STATE, field, "pending '%s' is resolved twice",
+                           pending->id);
         }
     }
     struct store_ledger_account d = ds->a, k = ks->a;
@@ -407,6 +431,8 @@ static enum err event_body(struct clearing__op *op, json_t **out, struct errbuf 
 static enum err write_accounts(struct clearing__op *op, int64_t log_index, struct errbuf *err)
 {
     enum err rc = ERR_OK;
+    const struct store_ledger_account *dirty[CLEARING__OP_ACCOUNTS_MAX];
+    size_t n = 0;
     for (size_t i = 0; i < op->naccounts && rc == ERR_OK; i++) {
         struct clearing__slot *slot = &op->accounts[i];
         if (!slot->is_new && !slot->dirty) {
@@ -419,10 +445,31 @@ static enum err write_accounts(struct clearing__op *op, int64_t log_index, struc
             slot->a.log_index = log_index;
             rc = store_ledger_account_insert(op->c->store, &slot->a, err);
         } else {
-            rc = store_ledger_account_update(op->c->store, &slot->a, err);
+            dirty[n++] = &slot->a;
         }
     }
+    _Static_assert(CLEARING__OP_ACCOUNTS_MAX <= STORE_LEDGER_WRITE_MAX, "one batch write");
+    if (rc == ERR_OK && n > 0) {
+        rc = store_ledger_accounts_update(op->c->store, dirty, n, err);
+    }
     return rc;
+}
+
+/* Links t into the history chain of one of its accounts (see store.h), marking every
+ * STORE_LEDGER_MARK_EVERY-th transfer of the account. */
+static enum err chain(struct clearing__op *op, const struct store_ledger_transfer *t,
+                      const char *account, int64_t *prev_seq, struct errbuf *err)
+{
+    struct clearing__slot *slot = clearing__op_find(op, account);
+    ASSERT(slot != NULL && slot->dirty);
+    ASSERT(slot->a.last_seq < t->seq);
+    *prev_seq = slot->a.last_seq;
+    slot->a.last_seq = t->seq;
+    slot->a.entries++;
+    if (slot->a.entries % STORE_LEDGER_MARK_EVERY != 0) {
+        return ERR_OK;
+    }
+    return store_ledger_mark_insert(op->c->store, account, t->created_ms, t->seq, err);
 }
 
 static enum err write_transfers(struct clearing__op *op, int64_t log_index, struct errbuf *err)
@@ -432,13 +479,22 @@ static enum err write_transfers(struct clearing__op *op, int64_t log_index, stru
         struct store_ledger_transfer *t = &op->transfers[i];
         t->log_index = log_index;
         t->seq = log_index * CLEARING_BATCH_MAX + (int64_t)i;
-        rc = store_ledger_transfer_insert(op->c->store, t, err);
-        if (rc == ERR_OK && strcmp(t->kind, "pending") == 0 && t->timeout_ms != 0) {
-            rc = store_ledger_timeout_insert(op->c->store, t->timeout_ms, t->id, err);
+        rc = chain(op, t, t->debit_account, &t->debit_prev_seq, err);
+        if (rc == ERR_OK) {
+            rc = chain(op, t, t->credit_account, &t->credit_prev_seq, err);
         }
+    }
+    if (rc == ERR_OK && op->ntransfers > 0) {
+        rc = store_ledger_transfers_insert(op->c->store, op->transfers, op->ntransfers, err);
         if (rc == ERR_CONFLICT) {
-            rc = err_set(err, ERR_CONFLICT, "idempotency_key", "transfer '%s' exists already",
-                         t->id);
+            rc = err_set(err, ERR_CONFLICT, "idempotency_key",
+                         "a transfer of this request exists already");
+        }
+    }
+    for (size_t i = 0; i < op->ntransfers && rc == ERR_OK; i++) {
+        const struct store_ledger_transfer *t = &op->transfers[i];
+        if (strcmp(t->kind, "pending") == 0 && t->timeout_ms != 0) {
+            rc = store_ledger_timeout_insert(op->c->store, t->timeout_ms, t->id, err);
         }
     }
     for (size_t i = 0; i < op->nresolutions && rc == ERR_OK; i++) {
@@ -470,10 +526,11 @@ enum err clearing__op_commit(struct clearing__op *op, struct errbuf *err)
     if (rc == ERR_OK) {
         ASSERT(log_index >= 0);
         ASSERT(log_index <= INT64_MAX / CLEARING_BATCH_MAX - 1);
-        rc = write_accounts(op, log_index, err);
+        /* Transfers first: linking them into the history chains moves the accounts on. */
+        rc = write_transfers(op, log_index, err);
     }
     if (rc == ERR_OK) {
-        rc = write_transfers(op, log_index, err);
+        rc = write_accounts(op, log_index, err);
     }
     if (rc == ERR_OK && op->now_ms > op->last_ms) {
         rc = clock_write(s, op->now_ms, err);
@@ -492,8 +549,7 @@ enum err clearing__op_commit(struct clearing__op *op, struct errbuf *err)
 /* ---- helpers shared by the operations ---- */
 
 enum err clearing__transfers_get(struct clearing *c, const char *const *ids, size_t count,
-                                 struct store_ledger_transfer *out, int *found,
-                                 struct errbuf *err)
+                                 struct store_ledger_transfer *out, int *found, struct errbuf *err)
 {
     return store_ledger_transfers_get(c->store, ids, count, out, found, err);
 }

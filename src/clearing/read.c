@@ -2,10 +2,11 @@
  * read.c: what entities, the operator and regulators read: balances, one transfer, an
  * entity's history (newest first, by cursor) and its statement for a period as CSV.
  *
- * History and statements read each account's transfers through the store's per-account index
- * in ledger order and merge the accounts in C, so a page costs a few indexed range reads
- * whatever the size of the ledger. Ledger time never runs backwards (op.c), so ordering by
- * (created_ms, seq) is ordering by seq and a period is a contiguous run of it.
+ * History and statements walk each account's history chain (store.h) backwards from a point
+ * found through its marks, and merge an entity's accounts in C: a page costs one indexed read
+ * and at most STORE_LEDGER_MARK_EVERY + limit point reads per account, whatever the size of
+ * the ledger. Ledger time never runs backwards (op.c), so ordering by (created_ms, seq) is
+ * ordering by seq and a period is a contiguous run of each chain.
  */
 #include "util/compat.h"
 #include "clearing/clearing.h"
@@ -18,12 +19,10 @@
 
 #include "util/banned.h"
 
-#define STATEMENT_PAGE 500
-
 /* who may read an entity's money: itself, the operator, regulators and the system. The
  * entity must exist; an invisible one is ERR_NOT_FOUND, as in core. */
-static enum err visible(struct clearing *c, const struct clearing_actor *who,
-                        const char *entity_id, struct errbuf *err)
+static enum err visible(struct clearing *c, const struct clearing_actor *who, const char *entity_id,
+                        struct errbuf *err)
 {
     ASSERT(who != NULL);
     char status[STORE_KIND_MAX];
@@ -37,8 +36,8 @@ static enum err visible(struct clearing *c, const struct clearing_actor *who,
 }
 
 enum err clearing_accounts(struct clearing *c, const struct clearing_actor *who,
-                           const char *entity_id, struct store_ledger_account **out,
-                           size_t *count, struct errbuf *err)
+                           const char *entity_id, struct store_ledger_account **out, size_t *count,
+                           struct errbuf *err)
 {
     ASSERT(c != NULL && out != NULL && count != NULL);
     *out = NULL;
@@ -48,7 +47,7 @@ enum err clearing_accounts(struct clearing *c, const struct clearing_actor *who,
         rc = store_ledger_account_list(c->store, entity_id, out, count, err);
     }
     for (size_t i = 0; rc == ERR_OK && i < *count; i++) {
-        rc = clearing__account_valid(&(*out)[i], err);
+        rc = clearing__account_valid(&(*out)[i], 1, err);
     }
     if (rc != ERR_OK) {
         mem_free(*out);
@@ -58,9 +57,8 @@ enum err clearing_accounts(struct clearing *c, const struct clearing_actor *who,
     return rc;
 }
 
-enum err clearing_transfer_get(struct clearing *c, const struct clearing_actor *who,
-                               const char *id, struct store_ledger_transfer *out,
-                               struct errbuf *err)
+enum err clearing_transfer_get(struct clearing *c, const struct clearing_actor *who, const char *id,
+                               struct store_ledger_transfer *out, struct errbuf *err)
 {
     ASSERT(c != NULL && who != NULL && out != NULL);
     if (!id_valid(id, "trf")) {
@@ -132,6 +130,97 @@ static int newer(const struct store_ledger_transfer *a, const struct store_ledge
     return a->created_ms != b->created_ms ? a->created_ms > b->created_ms : a->seq > b->seq;
 }
 
+/* ---- walking a history chain ---- */
+
+/* A walk down one account's chain, newest first, over transfers strictly before a point. */
+struct walk {
+    struct clearing *c;
+    const char *account;
+    int64_t next; /* the seq to read next, -1 at the end */
+    int64_t at_ms;
+    int64_t at_seq;
+    int steps_left; /* bound on the entries skipped to reach the point */
+};
+
+/* Positions w before (at_ms, at_seq) in ledger order: from the first mark at or after it,
+ * else from the newest transfer; either is at most STORE_LEDGER_MARK_EVERY transfers past. */
+static enum err walk_start(struct clearing *c, const struct store_ledger_account *a, int64_t at_ms,
+                           int64_t at_seq, struct walk *w, struct errbuf *err)
+{
+    w->c = c;
+    w->account = a->id;
+    w->at_ms = at_ms;
+    w->at_seq = at_seq;
+    w->steps_left = STORE_LEDGER_MARK_EVERY + 1;
+    int64_t mark = -1;
+    enum err rc = store_ledger_mark_seek(c->store, a->id, at_ms, at_seq, &mark, err);
+    w->next = mark >= 0 ? mark : a->last_seq;
+    return rc;
+}
+
+/* The next transfer of the walk into *t; *done = 1 at the chain's start. ERR_CORRUPT for a
+ * broken chain. */
+static enum err walk_next(struct walk *w, struct store_ledger_transfer *t, int *done,
+                          struct errbuf *err)
+{
+    *done = 0;
+    for (;;) {
+        if (w->next < 0) {
+            *done = 1;
+            return ERR_OK;
+        }
+        int found = 0;
+        enum err rc = store_ledger_transfers_by_seq(w->c->store, &w->next, 1, t, &found, err);
+        if (rc != ERR_OK) {
+            return rc;
+        }
+        int debit = found && strcmp(t->debit_account, w->account) == 0;
+        int credit = found && strcmp(t->credit_account, w->account) == 0;
+        int64_t prev = debit ? t->debit_prev_seq : t->credit_prev_seq;
+        if ((!debit && !credit) || prev >= w->next) {
+            return err_set(err, ERR_CORRUPT, "", "history of account '%s' is broken at %lld",
+                           w->account, (long long)w->next);
+        }
+        w->next = prev;
+        int before = t->created_ms != w->at_ms ? t->created_ms < w->at_ms : t->seq < w->at_seq;
+        if (before) {
+            return ERR_OK;
+        }
+        if (--w->steps_left == 0) {
+            return err_set(err, ERR_CORRUPT, "", "history marks of account '%s' are missing",
+                           w->account);
+        }
+    }
+}
+
+/* Up to max transfers of the account before (at_ms, at_seq), newest first. */
+static enum err walk_list(struct clearing *c, const struct store_ledger_account *a, int64_t at_ms,
+                          int64_t at_seq, size_t max, struct store_ledger_transfer **out,
+                          size_t *count, struct errbuf *err)
+{
+    *count = 0;
+    *out = mem_calloc(max, sizeof(**out));
+    if (*out == NULL) {
+        return err_set(err, ERR_NOMEM, "", "out of memory reading the ledger");
+    }
+    struct walk w;
+    enum err rc = walk_start(c, a, at_ms, at_seq, &w, err);
+    while (rc == ERR_OK && *count < max) {
+        int done = 0;
+        rc = walk_next(&w, &(*out)[*count], &done, err);
+        if (rc != ERR_OK || done) {
+            break;
+        }
+        (*count)++;
+    }
+    if (rc != ERR_OK) {
+        mem_free(*out);
+        *out = NULL;
+        *count = 0;
+    }
+    return rc;
+}
+
 /* Merges the newest of lists[i] (each newest first) into out, without repeats. */
 static size_t merge_newest(struct store_ledger_transfer **lists, size_t *counts, size_t n,
                            size_t want, struct store_ledger_transfer *out)
@@ -166,8 +255,8 @@ enum err clearing_entity_history(struct clearing *c, const struct clearing_actor
     ASSERT(c != NULL && out != NULL);
     ASSERT(limit >= 1 && limit <= CLEARING_PAGE_MAX);
     memset(out, 0, sizeof(*out));
-    struct store_ledger_range g = {0, INT64_MAX, INT64_MAX, INT64_MAX, 1, limit + 1};
-    enum err rc = cursor != NULL ? cursor_parse(cursor, &g.cursor_ms, &g.cursor_seq, err) : ERR_OK;
+    int64_t at_ms = INT64_MAX, at_seq = INT64_MAX;
+    enum err rc = cursor != NULL ? cursor_parse(cursor, &at_ms, &at_seq, err) : ERR_OK;
     struct store_ledger_account *acc = NULL;
     size_t nacc = 0;
     if (rc == ERR_OK) {
@@ -176,7 +265,7 @@ enum err clearing_entity_history(struct clearing *c, const struct clearing_actor
     struct store_ledger_transfer *lists[STORE_LEDGER_OWNER_ACCOUNTS_MAX] = {NULL};
     size_t counts[STORE_LEDGER_OWNER_ACCOUNTS_MAX] = {0};
     for (size_t i = 0; i < nacc && rc == ERR_OK; i++) {
-        rc = store_ledger_account_entries(c->store, acc[i].id, &g, &lists[i], &counts[i], err);
+        rc = walk_list(c, &acc[i], at_ms, at_seq, limit + 1, &lists[i], &counts[i], err);
     }
     if (rc == ERR_OK) {
         out->items = mem_calloc(limit + 1, sizeof(*out->items));
@@ -276,52 +365,115 @@ static void after(const struct store_ledger_transfer *t, const char *account, in
     *pending = debit ? t->debit_pending_after : t->credit_pending_after;
 }
 
+/* The seqs of one account's transfers in [from_ms, to_ms), newest first, found by walking
+ * back from to_ms; *opening is the transfer just before from_ms (found = 0 when none). */
+static enum err statement_walk(struct clearing *c, const struct store_ledger_account *a,
+                               int64_t from_ms, int64_t to_ms, int64_t **seqs, size_t *n,
+                               struct store_ledger_transfer *opening, int *found, size_t *lines,
+                               struct errbuf *err)
+{
+    struct walk w;
+    size_t cap = 0;
+    *seqs = NULL;
+    *n = 0;
+    *found = 0;
+    enum err rc = walk_start(c, a, to_ms, -1, &w, err);
+    while (rc == ERR_OK) {
+        int done = 0;
+        rc = walk_next(&w, opening, &done, err);
+        if (rc != ERR_OK || done) {
+            break;
+        }
+        if (opening->created_ms < from_ms) {
+            *found = 1;
+            break;
+        }
+        if (++*lines > CLEARING_STATEMENT_LINES_MAX) {
+            rc = err_set(err, ERR_LIMIT, "to",
+                         "a statement holds at most %d lines; ask for a "
+                         "shorter period",
+                         CLEARING_STATEMENT_LINES_MAX);
+            break;
+        }
+        if (*n == cap) {
+            cap = cap == 0 ? 64 : 2 * cap;
+            int64_t *p = mem_realloc(*seqs, cap * sizeof(*p));
+            if (p == NULL) {
+                rc = err_set(err, ERR_NOMEM, "", "out of memory writing the statement");
+                break;
+            }
+            *seqs = p;
+        }
+        (*seqs)[(*n)++] = opening->seq;
+    }
+    if (rc != ERR_OK) {
+        mem_free(*seqs);
+        *seqs = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* The entry lines of seqs (newest first), oldest first, STORE_LEDGER_IDS_MAX per read. */
+static enum err statement_entries(struct clearing *c, const struct store_ledger_account *a,
+                                  const int64_t *seqs, size_t n, struct line *l, struct buf *csv,
+                                  struct errbuf *err)
+{
+    enum err rc = ERR_OK;
+    for (size_t done = 0; done < n && rc == ERR_OK;) {
+        int64_t want[STORE_LEDGER_IDS_MAX];
+        struct store_ledger_transfer got[STORE_LEDGER_IDS_MAX];
+        int found[STORE_LEDGER_IDS_MAX];
+        size_t k = n - done < STORE_LEDGER_IDS_MAX ? n - done : STORE_LEDGER_IDS_MAX;
+        for (size_t i = 0; i < k; i++) {
+            want[i] = seqs[n - 1 - done - i];
+        }
+        rc = store_ledger_transfers_by_seq(c->store, want, k, got, found, err);
+        for (size_t i = 0; i < k && rc == ERR_OK; i++) {
+            if (!found[i]) {
+                rc = err_set(err, ERR_CORRUPT, "", "transfer %lld vanished", (long long)want[i]);
+                break;
+            }
+            int64_t posted = 0, pending = 0;
+            after(&got[i], a->id, &posted, &pending);
+            int64_t delta = posted - l->balance;
+            l->record = "entry";
+            l->ms = got[i].created_ms;
+            l->t = &got[i];
+            l->debit = delta < 0 ? -delta : 0;
+            l->credit = delta > 0 ? delta : 0;
+            l->pending_change = pending - l->pending_balance;
+            l->balance = posted;
+            l->pending_balance = pending;
+            rc = csv_line(csv, l, err);
+        }
+        done += k;
+    }
+    return rc;
+}
+
 /* One account's opening line, entries and closing line. */
 static enum err statement_account(struct clearing *c, const struct store_ledger_account *a,
                                   int64_t from_ms, int64_t to_ms, size_t *lines, struct buf *csv,
                                   struct errbuf *err)
 {
     struct line l = {"opening", from_ms, a, NULL, 0, 0, 0, 0, 0};
-    struct store_ledger_transfer *page = NULL;
-    size_t n = 0;
-    struct store_ledger_range g = {0, from_ms, INT64_MAX, INT64_MAX, 1, 1};
-    enum err rc = store_ledger_account_entries(c->store, a->id, &g, &page, &n, err);
-    if (rc == ERR_OK && n == 1) {
-        after(&page[0], a->id, &l.balance, &l.pending_balance);
+    struct store_ledger_transfer *opening = mem_alloc(sizeof(*opening));
+    if (opening == NULL) {
+        return err_set(err, ERR_NOMEM, "", "out of memory writing the statement");
     }
-    mem_free(page);
-    page = NULL;
+    int64_t *seqs = NULL;
+    size_t n = 0;
+    int found = 0;
+    enum err rc = statement_walk(c, a, from_ms, to_ms, &seqs, &n, opening, &found, lines, err);
+    if (rc == ERR_OK && found) {
+        after(opening, a->id, &l.balance, &l.pending_balance);
+    }
     if (rc == ERR_OK) {
         rc = csv_line(csv, &l, err);
     }
-    struct store_ledger_range r = {from_ms, to_ms, INT64_MIN, -1, 0, STATEMENT_PAGE};
-    for (n = STATEMENT_PAGE; rc == ERR_OK && n == STATEMENT_PAGE;) {
-        rc = store_ledger_account_entries(c->store, a->id, &r, &page, &n, err);
-        for (size_t i = 0; i < n && rc == ERR_OK; i++) {
-            if (++*lines > CLEARING_STATEMENT_LINES_MAX) {
-                rc = err_set(err, ERR_LIMIT, "to", "a statement holds at most %d lines; ask for a "
-                             "shorter period", CLEARING_STATEMENT_LINES_MAX);
-                break;
-            }
-            int64_t posted = 0, pending = 0;
-            after(&page[i], a->id, &posted, &pending);
-            int64_t delta = posted - l.balance;
-            l.record = "entry";
-            l.ms = page[i].created_ms;
-            l.t = &page[i];
-            l.debit = delta < 0 ? -delta : 0;
-            l.credit = delta > 0 ? delta : 0;
-            l.pending_change = pending - l.pending_balance;
-            l.balance = posted;
-            l.pending_balance = pending;
-            rc = csv_line(csv, &l, err);
-        }
-        if (rc == ERR_OK && n > 0) {
-            r.cursor_ms = page[n - 1].created_ms;
-            r.cursor_seq = page[n - 1].seq;
-        }
-        mem_free(page);
-        page = NULL;
+    if (rc == ERR_OK) {
+        rc = statement_entries(c, a, seqs, n, &l, csv, err);
     }
     if (rc == ERR_OK) {
         l.record = "closing";
@@ -330,6 +482,8 @@ static enum err statement_account(struct clearing *c, const struct store_ledger_
         l.debit = l.credit = l.pending_change = 0;
         rc = csv_line(csv, &l, err);
     }
+    mem_free(seqs);
+    mem_free(opening);
     return rc;
 }
 

@@ -146,13 +146,12 @@ static enum err movement(struct clearing *c, const struct clearing_actor *who,
     char hash[STORE_LEDGER_HASH_MAX];
     clearing__hash_final(&h, hash);
     char id[ID_MAX];
-    clearing__transfer_id(c, who->id, m->idempotency_key, id);
-
     struct clearing__op *op = NULL;
     rc = clearing__op_begin(c, deposit ? "clearing.deposit" : "clearing.withdrawal", who->id, &op,
                             err);
     int found = 0;
     if (rc == ERR_OK) {
+        clearing__transfer_id(c, who->id, m->idempotency_key, op->now_ms, id);
         rc = retry_lookup(c, id, who->id, m->idempotency_key, hash, out, &found, err);
     }
     if (rc != ERR_OK || found) {
@@ -255,7 +254,7 @@ struct batch_ids {
 };
 
 static enum err batch_prepare(struct clearing *c, const struct clearing_actor *who,
-                              const struct clearing_transfer_in *in, size_t count,
+                              const struct clearing_transfer_in *in, size_t count, int64_t now_ms,
                               struct batch_ids *b, struct errbuf *err)
 {
     b->keyed = 0;
@@ -273,16 +272,20 @@ static enum err batch_prepare(struct clearing *c, const struct clearing_actor *w
                                in[i].idempotency_key);
             }
         }
-        struct clearing__hash h;
-        clearing__hash_init(&h, "transfer");
-        clearing__hash_str(&h, in[i].debit_account);
-        clearing__hash_str(&h, in[i].credit_account);
-        clearing__hash_int(&h, in[i].amount);
-        clearing__hash_str(&h, in[i].currency);
-        clearing__hash_str(&h, in[i].code);
-        clearing__hash_str(&h, in[i].reference);
-        clearing__hash_final(&h, b->hash[i]);
-        clearing__transfer_id(c, who->id, in[i].idempotency_key, b->id[i]);
+        /* Only a keyed transfer can be retried, so only it needs its content's hash. */
+        b->hash[i][0] = '\0';
+        if (in[i].idempotency_key != NULL) {
+            struct clearing__hash h;
+            clearing__hash_init(&h, "transfer");
+            clearing__hash_str(&h, in[i].debit_account);
+            clearing__hash_str(&h, in[i].credit_account);
+            clearing__hash_int(&h, in[i].amount);
+            clearing__hash_str(&h, in[i].currency);
+            clearing__hash_str(&h, in[i].code);
+            clearing__hash_str(&h, in[i].reference);
+            clearing__hash_final(&h, b->hash[i]);
+        }
+        clearing__transfer_id(c, who->id, in[i].idempotency_key, now_ms, b->id[i]);
         b->keyed += in[i].idempotency_key != NULL;
     }
     return ERR_OK;
@@ -355,9 +358,9 @@ enum err clearing_transfer_batch(struct clearing *c, const struct clearing_actor
         return err_set(err, ERR_NOMEM, "", "out of memory in the ledger");
     }
     struct clearing__op *op = NULL;
-    rc = batch_prepare(c, who, in, count, b, err);
+    rc = clearing__op_begin(c, "clearing.transfer", who->id, &op, err);
     if (rc == ERR_OK) {
-        rc = clearing__op_begin(c, "clearing.transfer", who->id, &op, err);
+        rc = batch_prepare(c, who, in, count, op->now_ms, b, err);
     }
     if (rc == ERR_OK) {
         rc = batch_retry(c, who, in, count, b, out, replayed, err);
@@ -404,8 +407,8 @@ static enum err hold_check(const struct clearing_hold *h, struct errbuf *err)
         rc = clearing__check_amount(h->amount, "amount", err);
     }
     if (rc == ERR_OK && (h->timeout_ms < 0 || h->timeout_ms > CLEARING_TIMEOUT_MAX_MS)) {
-        rc = err_set(err, ERR_INVALID, "timeout", "a hold times out after 0 (never) to %" PRId64
-                     " ms", CLEARING_TIMEOUT_MAX_MS);
+        rc = err_set(err, ERR_INVALID, "timeout",
+                     "a hold times out after 0 (never) to %" PRId64 " ms", CLEARING_TIMEOUT_MAX_MS);
     }
     if (rc == ERR_OK) {
         rc = clearing__check_reference(h->reference, 0, "reference", err);
@@ -422,8 +425,8 @@ enum err clearing_hold(struct clearing *c, const struct clearing_actor *who,
 {
     ASSERT(c != NULL && h != NULL && out != NULL && replayed != NULL);
     *replayed = 0;
-    enum err rc = clearing__require(who, CLEARING__OPERATOR | CLEARING__SYSTEM,
-                                    "holds funds in escrow", err);
+    enum err rc =
+        clearing__require(who, CLEARING__OPERATOR | CLEARING__SYSTEM, "holds funds in escrow", err);
     if (rc == ERR_OK) {
         rc = hold_check(h, err);
     }
@@ -440,12 +443,11 @@ enum err clearing_hold(struct clearing *c, const struct clearing_actor *who,
     char hash[STORE_LEDGER_HASH_MAX];
     clearing__hash_final(&hh, hash);
     char id[ID_MAX];
-    clearing__transfer_id(c, who->id, h->idempotency_key, id);
-
     struct clearing__op *op = NULL;
     rc = clearing__op_begin(c, "clearing.pending", who->id, &op, err);
     int found = 0;
     if (rc == ERR_OK) {
+        clearing__transfer_id(c, who->id, h->idempotency_key, op->now_ms, id);
         rc = retry_lookup(c, id, who->id, h->idempotency_key, hash, out, &found, err);
     }
     if (rc != ERR_OK || found) {
@@ -459,15 +461,14 @@ enum err clearing_hold(struct clearing *c, const struct clearing_actor *who,
     }
     struct clearing__slot *avail = NULL, *escrow = NULL;
     if (rc == ERR_OK) {
-        rc = existing_account(op, h->buyer_id, CLEARING_ACCOUNT_AVAILABLE, h->currency, &avail,
-                              err);
+        rc =
+            existing_account(op, h->buyer_id, CLEARING_ACCOUNT_AVAILABLE, h->currency, &avail, err);
     }
     if (rc == ERR_OK && avail == NULL) {
         rc = no_funds(h->buyer_id, h->currency, h->amount, err);
     }
     if (rc == ERR_OK) {
-        rc = clearing__op_open(op, h->buyer_id, CLEARING_ACCOUNT_ESCROW, h->currency, &escrow,
-                               err);
+        rc = clearing__op_open(op, h->buyer_id, CLEARING_ACCOUNT_ESCROW, h->currency, &escrow, err);
     }
     if (rc != ERR_OK) {
         goto out;
@@ -532,8 +533,8 @@ static enum err share_check(const struct clearing_share *s, size_t count, const 
     }
     for (size_t i = 0; i < count; i++) {
         if (!id_valid(s[i].recipient, "ent") && !id_valid(s[i].recipient, "prd")) {
-            return err_set(err, ERR_INVALID, field,
-                           "'%s' recipients are entity or product ids", field);
+            return err_set(err, ERR_INVALID, field, "'%s' recipients are entity or product ids",
+                           field);
         }
         if (s[i].bp <= 0 || s[i].bp > CLEARING_BP_ONE) {
             return err_set(err, ERR_INVALID, field, "'%s' shares are 1 to %d basis points", field,
@@ -634,8 +635,8 @@ static void leg_id(const char *post_id, size_t i, char out[ID_MAX])
 
 /* The account a share is paid to, opened when absent; entities must be allowed money. */
 static enum err recipient_open(struct clearing *c, struct clearing__op *op, const char *recipient,
-                               const char *currency, const char *field,
-                               struct clearing__slot **out, struct errbuf *err)
+                               const char *currency, const char *field, struct clearing__slot **out,
+                               struct errbuf *err)
 {
     if (id_valid(recipient, "prd")) {
         return clearing__op_open(op, recipient, CLEARING_ACCOUNT_POOL, currency, out, err);
@@ -742,8 +743,8 @@ enum err clearing_post(struct clearing *c, const struct clearing_actor *who,
 {
     ASSERT(c != NULL && r != NULL && out != NULL);
     memset(out, 0, sizeof(*out));
-    enum err rc = clearing__require(who, CLEARING__OPERATOR | CLEARING__SYSTEM, "settles escrow",
-                                    err);
+    enum err rc =
+        clearing__require(who, CLEARING__OPERATOR | CLEARING__SYSTEM, "settles escrow", err);
     if (rc == ERR_OK) {
         rc = release_check(r, err);
     }
@@ -752,13 +753,13 @@ enum err clearing_post(struct clearing *c, const struct clearing_actor *who,
     }
     char hash[STORE_LEDGER_HASH_MAX], id[ID_MAX];
     release_hash(r, hash);
-    clearing__transfer_id(c, who->id, r->idempotency_key, id);
     struct clearing__op *op = NULL;
     struct store_ledger_transfer p, prior;
     memset(&p, 0, sizeof(p));
     int found = 0;
     rc = clearing__op_begin(c, "clearing.posted", who->id, &op, err);
     if (rc == ERR_OK) {
+        clearing__transfer_id(c, who->id, r->idempotency_key, op->now_ms, id);
         rc = retry_lookup(c, id, who->id, r->idempotency_key, hash, &prior, &found, err);
     }
     if (rc == ERR_OK) {
@@ -800,8 +801,8 @@ enum err clearing_post(struct clearing *c, const struct clearing_actor *who,
     }
     if (rc == ERR_OK) {
         snprintf(op->subject, sizeof(op->subject), "%s", p.id);
-        op->extra = json_pack("{s:s, s:s*}", "pending_id", p.id, "fee_schedule",
-                              r->fee_schedule_id);
+        op->extra =
+            json_pack("{s:s, s:s*}", "pending_id", p.id, "fee_schedule", r->fee_schedule_id);
         rc = op->extra != NULL ? clearing__op_commit(op, err)
                                : err_set(err, ERR_NOMEM, "", "out of memory in the ledger");
     }
@@ -820,8 +821,8 @@ enum err clearing_void(struct clearing *c, const struct clearing_actor *who, con
 {
     ASSERT(c != NULL && out != NULL && replayed != NULL);
     *replayed = 0;
-    enum err rc = clearing__require(who, CLEARING__OPERATOR | CLEARING__SYSTEM,
-                                    "releases escrow", err);
+    enum err rc =
+        clearing__require(who, CLEARING__OPERATOR | CLEARING__SYSTEM, "releases escrow", err);
     if (rc == ERR_OK && !id_valid(pending_id, "trf")) {
         rc = err_set(err, ERR_INVALID, "pending_id", "'pending_id' must be a transfer id");
     }
@@ -840,13 +841,13 @@ enum err clearing_void(struct clearing *c, const struct clearing_actor *who, con
     clearing__hash_str(&h, reference);
     char hash[STORE_LEDGER_HASH_MAX], id[ID_MAX];
     clearing__hash_final(&h, hash);
-    clearing__transfer_id(c, who->id, idempotency_key, id);
     struct clearing__op *op = NULL;
     struct store_ledger_transfer p;
     memset(&p, 0, sizeof(p));
     int found = 0;
     rc = clearing__op_begin(c, "clearing.voided", who->id, &op, err);
     if (rc == ERR_OK) {
+        clearing__transfer_id(c, who->id, idempotency_key, op->now_ms, id);
         rc = retry_lookup(c, id, who->id, idempotency_key, hash, out, &found, err);
     }
     if (rc != ERR_OK || found) {
@@ -913,7 +914,7 @@ static enum err sweep_apply(struct clearing *c, struct clearing__op *op, char (*
         rc = clearing__op_load(op, acc, ARRAY_LEN(acc), err);
         char key[STORE_LEDGER_KEY_MAX], id[ID_MAX];
         snprintf(key, sizeof(key), "timeout/%s", ps[i].id);
-        clearing__transfer_id(c, CLEARING_SWEEPER, key, id);
+        clearing__transfer_id(c, CLEARING_SWEEPER, key, op->now_ms, id);
         struct store_ledger_transfer t;
         transfer_init(&t, id, CLEARING_VOID, ps[i].debit_account, ps[i].credit_account,
                       ps[i].amount, ps[i].currency, "escrow.timeout");

@@ -199,6 +199,7 @@ static int report_build(struct cli *c, const struct cli_command *cmd, const stru
 
 static int report_send(struct cli *c, const struct cli_args *a, const char *report)
 {
+    ASSERT(report != NULL);
     struct errbuf err;
     errbuf_init(&err);
     unsigned char sk[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES];

@@ -217,6 +217,13 @@ extern const struct cli_command cli__policy_commands[];
 extern const struct cli_command cli__rights_commands[];
 extern const struct cli_command cli__assessment_commands[];
 extern const struct cli_command cli__db_commands[];
+extern const struct cli_command cli__ledger_commands[];
+extern const struct cli_command cli__fee_commands[];
+extern const struct cli_command cli__price_commands[];
+extern const struct cli_command cli__listing_commands[];
+extern const struct cli_command cli__demand_commands[];
+extern const struct cli_command cli__inbox_commands[];
+extern const struct cli_command cli__demo_commands[];
 
 /*
  * Parses argv[0..argc-1] (what follows the verb) against cmd's options and positional names:

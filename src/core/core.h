@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 
+#include "pricing/pricing.h"
 #include "store/store.h"
 #include "tlog/tlog.h"
 #include "util/util.h"
@@ -381,8 +382,9 @@ struct core_signer {
  * decrefs): {"format", "rows", "malformed_rows", "duplicate_rows", "missing_columns",
  * "unknown_columns", "columns": [{"name", "type", "nulls", "completeness_permille",
  * "type_errors", "min", "max"}], "completeness_permille", "passed", "problems": [...]}.
- * Ratios are integers in permille: nothing here uses floating point. Errors: ERR_INVALID (a
- * bad schema or format, field named), ERR_LIMIT (sample over CORE_SAMPLE_BYTES_MAX), ERR_NOMEM.
+ * Ratios are integers in permille. Errors: ERR_INVALID (a bad schema or format, or a sample
+ * that is not UTF-8 text; field named), ERR_LIMIT (sample over CORE_SAMPLE_BYTES_MAX),
+ * ERR_NOMEM.
  */
 enum err core_quality_check(const json_t *schema, const char *format, const char *sample,
                             size_t sample_len, json_t **report, struct errbuf *err);
@@ -565,6 +567,183 @@ enum err core_assessment_get(struct core *c, const struct core_principal *who, c
 enum err core_assessment_list(struct core *c, const struct core_principal *who,
                               const struct store_assessment_filter *filter,
                               struct store_assessment_page *page, struct errbuf *err);
+
+/* ---- pricing, listings, the catalogue, demands, the inbox -------------------------------- */
+
+/*
+ * The demand side (design §2 steps 5 and 6, core/listing.c and core/demand.c).
+ *
+ * Pricing inputs: a product's provider declares what the cost and income methods need, as
+ *   {"currency", "cost": {"collection", "processing", "storage", "labour", "margin_bp"},
+ *    "income": {"benefit_per_period", "period": "month"|"year", "periods",
+ *               "discount_rate_bp"}}
+ * (either part may be left out; integers are minor units or basis points). Each set makes
+ * version n+1 and one event "pricing.inputs_set".
+ *
+ * Listings (lst_) offer a product revision at a price model with licence terms:
+ *   {"revision_id", "board": "main"|"international",
+ *    "price": {"model": "fixed", "currency", "amount"}
+ *           | {"model": "negotiable", "currency", "ask", "floor"?}
+ *           | {"model": "subscription", "currency", "period": "month"|"year",
+ *              "tiers": [{"name", "qps", "price"}]}
+ *           | {"model": "per_call", "currency", "price_per_call", "monthly_minimum"?}
+ *           | {"model": "auction", "currency", "reserve", "deadline"},
+ *    "terms": {"purpose", "term_days", "territory": "worldwide" | ["CN", ...],
+ *              "redistribution": "none"|"internal"|"with_attribution", "exclusive",
+ *              "delivery": ["file", "api", "compute"]},
+ *    "buyers": ["ent_...", ...] (a private offer, visible only to them)}
+ * Rules: the caller is the product's provider, verified, with an active data_provider
+ * certificate; the revision passes core_product_listable (refused naming every missing item);
+ * a listing on the international board, or whose territory reaches beyond CN, also passes
+ * core_revision_cross_border and needs the provider's active cross_border certificate; an
+ * auction sells an exclusive licence; one active public listing per product and board. The
+ * reference corridor (core_price_reference) is stored on the listing, and a headline price
+ * over 3x its top or under a third of its bottom is flagged for supervision. Creating a
+ * listing also matches it against open demands in its category. Delisting is a status change:
+ * the record, its revision and any contract made on it stay.
+ *
+ * Demands (dmd_) are posted by verified buyers (or brokers) with an active trading
+ * certificate: {"text", "category", "kind"?, "purpose", "budget": {"amount", "currency"},
+ * "deadline"}. Posting ranks the matching listings with the catalogue's search engine (the
+ * demand's text as an any-word query in its category and kind) and tells both sides through
+ * their inbox; a new listing is checked against open demands the same way. Events:
+ * "listing.created", "listing.delisted", "demand.posted", "demand.matched" (one per demand
+ * that got new matches), "demand.closed". A private offer's event carries hashes of its price,
+ * terms and buyers rather than the values, since the log is public.
+ */
+
+/* Delivery modes, as a bit set (the catalogue's "delivery" filter and facet). */
+enum core_delivery_flags {
+    CORE_DELIVERY_FILE = 1 << 0,
+    CORE_DELIVERY_API = 1 << 1,
+    CORE_DELIVERY_COMPUTE = 1 << 2,
+};
+#define CORE_DELIVERY__COUNT 3
+
+/* "file", "api", "compute"; NULL past the last. */
+const char *core_delivery_name(unsigned bit_index);
+
+/* Limits on listings and demands, with the reason. */
+#define CORE_TERM_DAYS_MAX 3650 /* ten years: longer is a sale, not a licence */
+#define CORE_TERRITORIES_MAX 50
+#define CORE_PURPOSE_CHARS_MAX 500 /* a paragraph */
+#define CORE_DEMAND_CHARS_MAX 500
+#define CORE_AUCTION_DAYS_MAX 365 /* an auction closes within a year */
+#define CORE_DEMAND_DAYS_MAX 730  /* a demand lapses within two years */
+#define CORE_MATCHES_MAX 5        /* listings a demand is told about when posted */
+#define CORE_MATCH_DEMANDS_MAX 50 /* open demands a new listing is checked against */
+#define CORE_QUERY_CHARS_MAX 100  /* a search box */
+
+/* The provider's pricing inputs (replace the previous version). ERR_FORBIDDEN unless the
+ * caller is the product's provider; ERR_INVALID naming the field. */
+enum err core_pricing_inputs_set(struct core *c, const struct core_principal *who,
+                                 const char *product_id, const json_t *inputs,
+                                 struct store_pricing_inputs *out, struct errbuf *err);
+/* The inputs, for whoever may see the product. ERR_NOT_FOUND when none were declared. */
+enum err core_pricing_inputs_get(struct core *c, const struct core_principal *who,
+                                 const char *product_id, struct store_pricing_inputs *out,
+                                 struct errbuf *err);
+
+/* A reference price and what it was computed from. */
+struct core_reference {
+    char product_id[ID_MAX];
+    char category[STORE_CATEGORY_MAX];
+    char kind[STORE_KIND_MAX];
+    int64_t term_days;          /* the licence term the income method covered (0: the inputs') */
+    int64_t inputs_version;     /* 0 when the product declares no inputs */
+    char comparables_basis[32]; /* "listings" until cleared trades exist */
+    struct pricing_reference ref;
+};
+
+/*
+ * The reference price of a product for whoever may see it: the cost and income methods from
+ * its pricing inputs (when declared in this currency), the market method from the headline
+ * prices of other products' active public listings in the same category, kind and currency,
+ * and the corridor. currency NULL: the inputs' (CNY without inputs); term_days 0: the inputs'
+ * periods. Errors: ERR_INVALID (field "currency", "term_days"), ERR_NOT_FOUND, ERR_LIMIT
+ * (an overflow in the arithmetic), store errors.
+ */
+enum err core_price_reference(struct core *c, const struct core_principal *who,
+                              const char *product_id, const char *currency, int64_t term_days,
+                              struct core_reference *out, struct errbuf *err);
+
+/* Creates a listing from its JSON (see above); *matched receives the number of open demands
+ * it matched. Release out with store_listing_release. Errors: ERR_INVALID (field named),
+ * ERR_FORBIDDEN (not the provider, no certificate, cross-border without a cross_border
+ * certificate), ERR_BAD_STATE (field "revision_id": not listable, the missing items named),
+ * ERR_CONFLICT (an active public listing of the product on that board), ERR_NOT_FOUND. */
+enum err core_listing_create(struct core *c, const struct core_principal *who, const json_t *body,
+                             struct store_listing *out, size_t *matched, struct errbuf *err);
+
+/* A listing for whoever may see it: a public one anyone (even anonymous), a private offer its
+ * provider, its named buyers, the operator and a verified regulator. ERR_NOT_FOUND otherwise.
+ * Release out with store_listing_release. */
+enum err core_listing_get(struct core *c, const struct core_principal *who, const char *id,
+                          struct store_listing *out, struct errbuf *err);
+
+/* 1 when who sees a listing's private details (a negotiable floor, the named buyers): its
+ * provider, the operator and a verified regulator. Cannot fail. */
+int core_listing_owner_view(const struct core_principal *who, const struct store_listing *l);
+
+/* Delists an active listing (its provider or the operator; reason optional, at most
+ * CORE_REASON_CHARS_MAX characters). ERR_BAD_STATE when already delisted. */
+enum err core_listing_delist(struct core *c, const struct core_principal *who, const char *id,
+                             const char *reason, struct store_listing *out, struct errbuf *err);
+
+/* A catalogue query as the caller gives it; NULL (or -1) means no filter. */
+struct core_listing_search {
+    const char *q;
+    const char *category;
+    const char *kind;
+    const char *classification;
+    const char *board;
+    const char *provider_id;
+    const char *currency;
+    const char *delivery; /* a delivery mode name */
+    const char *status;   /* "active" (the default), "delisted", "all" */
+    int64_t price_min;
+    int64_t price_max;
+    const char *cursor;
+    size_t limit;
+};
+
+/* Searches the catalogue (store_listing_search) with the caller's visibility. Errors:
+ * ERR_INVALID naming the bad filter (a price range needs a currency), the store's. */
+enum err core_listing_search(struct core *c, const struct core_principal *who,
+                             const struct core_listing_search *s, struct store_listing_results *out,
+                             struct errbuf *err);
+
+/* Posts a demand and matches it; *matched receives the listings it was matched with. Errors:
+ * ERR_FORBIDDEN (not a verified buyer or broker with an active trading certificate),
+ * ERR_INVALID (field named), store errors. */
+enum err core_demand_post(struct core *c, const struct core_principal *who, const json_t *body,
+                          struct store_demand *out, size_t *matched, struct errbuf *err);
+/* Demands are seen by every verified entity (providers answer them) and their buyer. */
+enum err core_demand_get(struct core *c, const struct core_principal *who, const char *id,
+                         struct store_demand *out, struct errbuf *err);
+enum err core_demand_list(struct core *c, const struct core_principal *who,
+                          const struct store_demand_filter *filter, struct store_demand_page *page,
+                          struct errbuf *err);
+/* Closes an open demand (its buyer or the operator). ERR_BAD_STATE when closed already. */
+enum err core_demand_close(struct core *c, const struct core_principal *who, const char *id,
+                           const char *reason, struct store_demand *out, struct errbuf *err);
+/* The listings matching a demand now, best first (its buyer, the operator, a verified
+ * regulator): the same query that matched it when posted, paged. */
+enum err core_demand_matches(struct core *c, const struct core_principal *who, const char *id,
+                             const char *cursor, size_t limit, struct store_listing_results *out,
+                             struct errbuf *err);
+
+/* The caller's notifications, newest first; status "unread", "read" or "all" (NULL). */
+enum err core_inbox_list(struct core *c, const struct core_principal *who, const char *status,
+                         const char *cursor, size_t limit, struct store_notification_page *page,
+                         struct errbuf *err);
+/*
+ * Marks one of the caller's notifications read (again: no change). Someone else's is
+ * ERR_NOT_FOUND. Reading is the recipient's own state, not the exchange's: it appends no
+ * event (the notification itself names the event that caused it).
+ */
+enum err core_inbox_read(struct core *c, const struct core_principal *who, const char *id,
+                         struct store_notification *out, struct errbuf *err);
 
 /* ---- bootstrap -------------------------------------------------------------------------- */
 

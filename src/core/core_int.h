@@ -65,4 +65,38 @@ enum err core__revision_visible(struct core *c, const struct core_principal *who
                                 const char *revision_id, struct store_revision *out,
                                 struct errbuf *err);
 
+/* ---- the catalogue (listing.c, demand.c) ---- */
+
+/* core__sees_all for a caller who may be anonymous (the catalogue is public): 0 for one. */
+int core__supervisor(const struct core_principal *who);
+
+/* 1 when code is a category of the taxonomy. */
+int core__category_known(const char *code);
+
+/* Reads the integer member prefix+name of obj into *out when present (left alone when absent
+ * and not required). ERR_INVALID naming the field unless it is an integer in min..max. */
+enum err core__json_int(const json_t *obj, const char *prefix, const char *name, int64_t min,
+                        int64_t max, int required, int64_t *out, struct errbuf *err);
+/* Reads a text member (borrowed from obj) and checks it with core__text_check. */
+enum err core__json_text(const json_t *obj, const char *prefix, const char *name, size_t max_chars,
+                         int required, const char **out, struct errbuf *err);
+
+/* JSON of pricing inputs and of a price model; NULL when out of memory. */
+json_t *core__inputs_json(const struct store_pricing_inputs *in);
+json_t *core__offer_json(const struct pricing_offer *o);
+
+/* ERR_NOT_FOUND unless who may see the listing (core_listing_get's rule). */
+enum err core__listing_visible(struct core *c, const struct core_principal *who,
+                               const struct store_listing *l, struct errbuf *err);
+
+/*
+ * Matches a new listing (written in the caller's transaction, with its document) against the
+ * open demands of its category: each demand whose query matches it, and whose buyer may see
+ * it (buyers: the named buyers of a private offer), gets the match recorded, a
+ * "demand.matched" event and notifications to both sides. *matched receives how many.
+ */
+enum err core__listing_match_demands(struct core *c, const struct core_principal *who,
+                                     const struct store_listing *l, const char (*buyers)[ID_MAX],
+                                     size_t buyer_count, size_t *matched, struct errbuf *err);
+
 #endif

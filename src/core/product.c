@@ -70,11 +70,11 @@ static int name_index(const char *const *names, size_t count, const char *name)
     const char *core_##fn##_name(enum type v)                                                      \
     {                                                                                              \
         ASSERT((unsigned)v < (count));                                                             \
-        return names[v];                                                                           \
+        return (names)[v];                                                                         \
     }                                                                                              \
     enum err core_##fn##_parse(const char *name, enum type *out)                                   \
     {                                                                                              \
-        int i = name_index(names, (count), name);                                                  \
+        int i = name_index((names), (count), name);                                                \
         if (i < 0) {                                                                               \
             return ERR_INVALID;                                                                    \
         }                                                                                          \

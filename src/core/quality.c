@@ -831,7 +831,11 @@ static void jsonl_run(struct quality *q, const char *sample, size_t len)
         if (n > 0 && sample[pos + n - 1] == '\r') {
             n--;
         }
-        if (strspn(sample + pos, " \t") < n) {
+        size_t blank = 0;
+        while (blank < n && (sample[pos + blank] == ' ' || sample[pos + blank] == '\t')) {
+            blank++;
+        }
+        if (blank < n) {
             jsonl_line(q, sample + pos, n);
         }
         pos = end + 1;
@@ -906,6 +910,10 @@ enum err core_quality_check(const json_t *schema, const char *format, const char
     if (sample == NULL || sample_len > CORE_SAMPLE_BYTES_MAX) {
         return err_set(err, ERR_LIMIT, "sample.data", "sample is over %d bytes",
                        CORE_SAMPLE_BYTES_MAX);
+    }
+    if (!text_valid_utf8(sample, sample_len)) {
+        return err_set(err, ERR_INVALID, "sample.data",
+                       "a sample is UTF-8 text without control characters but tab and line ends");
     }
     struct core__column *cols = mem_calloc(CORE_COLUMNS_MAX, sizeof(*cols));
     if (cols == NULL) {

@@ -82,7 +82,16 @@ http_handler_fn http__categories, http__exchange, http__product_register, http__
     http__rights_revoke, http__policy_get, http__policy_set, http__assessment_request,
     http__assessment_list, http__assessment_get, http__assessment_submit;
 /* clearing.c */
+http_handler_fn http__ledger_deposit, http__ledger_withdrawal, http__ledger_accounts,
+    http__ledger_history, http__ledger_statement, http__ledger_transfer_get,
+    http__fee_schedule_create, http__fee_schedule_list, http__fee_schedule_get,
+    http__ledger_membership, http__ledger_hold, http__ledger_post, http__ledger_void,
+    http__ledger_sweep;
 /* catalogue.c */
+http_handler_fn http__pricing_inputs_get, http__pricing_inputs_set, http__price_reference,
+    http__listing_create, http__listing_search, http__listing_get, http__listing_delist,
+    http__demand_post, http__demand_list, http__demand_get, http__demand_matches,
+    http__demand_close, http__inbox_list, http__inbox_read;
 extern const size_t http__routes_count;
 
 struct http_server {

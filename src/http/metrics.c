@@ -12,7 +12,7 @@
 
 #include "util/banned.h"
 
-#define METRICS_ROUTES_MAX 64   /* routes + one slot for unmatched paths */
+#define METRICS_ROUTES_MAX 256  /* routes + one slot for unmatched paths (70 in 2026-11) */
 #define METRICS_STATUSES_MAX 16 /* distinct statuses seen per route */
 
 static const double bucket_bounds_s[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,

@@ -501,13 +501,14 @@ enum err http__rights_issue(struct http_server *srv, struct http_request *req,
     if (rc == ERR_OK) {
         rc = required(right, "right", err);
     }
+    if (rc != ERR_OK) {
+        return rc;
+    }
     struct store_rights *r = mem_calloc(1, sizeof(*r));
-    if (rc == ERR_OK && r == NULL) {
-        rc = oom(err);
+    if (r == NULL) {
+        return oom(err);
     }
-    if (rc == ERR_OK) {
-        rc = core_rights_issue(&srv->core, &req->who, revision_id, right, holder_id, r, err);
-    }
+    rc = core_rights_issue(&srv->core, &req->who, revision_id, right, holder_id, r, err);
     if (rc == ERR_OK) {
         rc = rights_answer(r, 201, res, err);
     }
@@ -614,30 +615,31 @@ static enum err rights_step(struct http_server *srv, struct http_request *req,
     if (rc == ERR_OK && count > 0 && step != STEP_REVOKE) {
         rc = required(a, names[step][0], err);
     }
+    if (rc != ERR_OK) {
+        return rc;
+    }
     struct store_rights *r = mem_calloc(1, sizeof(*r));
-    if (rc == ERR_OK && r == NULL) {
-        rc = oom(err);
+    if (r == NULL) {
+        return oom(err);
     }
     const char *id = param(req, "id");
     struct core *c = &srv->core;
-    if (rc == ERR_OK) {
-        switch (step) {
-        case STEP_LICENSE:
-            rc = core_rights_license(c, &req->who, id, a, b, r, err);
-            break;
-        case STEP_TRANSFER:
-            rc = core_rights_transfer(c, &req->who, id, a, r, err);
-            break;
-        case STEP_PLEDGE:
-            rc = core_rights_pledge(c, &req->who, id, a, b, r, err);
-            break;
-        case STEP_RELEASE:
-            rc = core_rights_release(c, &req->who, id, r, err);
-            break;
-        default:
-            rc = core_rights_revoke(c, &req->who, id, a, r, err);
-            break;
-        }
+    switch (step) {
+    case STEP_LICENSE:
+        rc = core_rights_license(c, &req->who, id, a, b, r, err);
+        break;
+    case STEP_TRANSFER:
+        rc = core_rights_transfer(c, &req->who, id, a, r, err);
+        break;
+    case STEP_PLEDGE:
+        rc = core_rights_pledge(c, &req->who, id, a, b, r, err);
+        break;
+    case STEP_RELEASE:
+        rc = core_rights_release(c, &req->who, id, r, err);
+        break;
+    default:
+        rc = core_rights_revoke(c, &req->who, id, a, r, err);
+        break;
     }
     if (rc == ERR_OK) {
         rc = rights_answer(r, 200, res, err);

@@ -6,12 +6,16 @@
  *
  * Multi-gets take up to STORE_LEDGER_IDS_MAX ids in one statement (`id IN ($1, ..., $32)`,
  * unused slots bound to NULL) so that a batch of transfers costs a few round trips on
- * PostgreSQL, not one per row.
+ * PostgreSQL, not one per row. For the same reason the batch writes (transfers, account
+ * balances) go to PostgreSQL as one statement text with literal values: a row of 23 values
+ * does not fit the backends' 32 parameters twice. The literals are integers printed by us and
+ * texts quoted by sql_text(); SQLite, a local call, keeps its prepared statements.
  */
 #include "util/compat.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -91,12 +95,52 @@ static void bind_ids(struct store_value p[STORE_LEDGER_IDS_MAX], const char *con
     }
 }
 
+/* 1 when every statement costs a network round trip (PostgreSQL). */
+static int remote(const struct store *s)
+{
+    return strcmp(store_backend_name(s), "postgres") == 0;
+}
+
+/* Appends a SQL string literal: quoted, with every quote doubled (standard SQL; PostgreSQL runs
+ * with standard_conforming_strings on, so a backslash is an ordinary character). */
+static enum err sql_text(struct buf *b, const char *text)
+{
+    ASSERT(text != NULL);
+    enum err rc = buf_append(b, "'", 1);
+    for (const char *p = text; rc == ERR_OK && *p != '\0';) {
+        const char *q = strchr(p, '\'');
+        size_t n = q != NULL ? (size_t)(q - p) : strlen(p);
+        rc = buf_append(b, p, n);
+        if (rc == ERR_OK && q != NULL) {
+            rc = buf_append(b, "''", 2);
+            n++;
+        }
+        p += n;
+    }
+    return rc == ERR_OK ? buf_append(b, "'", 1) : rc;
+}
+
+/* Runs a statement text built in b. */
+static enum err exec_built(struct store *s, struct buf *b, enum err built, struct errbuf *err)
+{
+    enum err rc = built;
+    if (rc != ERR_OK) {
+        rc = err_set(err, rc, "", "cannot build a ledger statement");
+    } else {
+        rc = store_exec(s, b->data, err);
+    }
+    buf_release(b);
+    return rc;
+}
+
+#define LITERAL_SQL_MAX (4u << 20) /* STORE_LEDGER_WRITE_MAX rows of at most ~1 KiB */
+
 /* ---- accounts ---- */
 
 #define ACCOUNT_COLS                                                                               \
     "id, owner, kind, currency, flags, debits_posted, credits_posted, debits_pending,"             \
-    " credits_pending, created_ms, log_index"
-#define ACCOUNT_NCOLS 11
+    " credits_pending, last_seq, entries, created_ms, log_index"
+#define ACCOUNT_NCOLS 13
 
 static enum err account_from_row(void *dst, const struct store_value *c, size_t n,
                                  struct errbuf *err)
@@ -116,8 +160,8 @@ static enum err account_from_row(void *dst, const struct store_value *c, size_t 
         rc = store__copy_text(a->currency, sizeof(a->currency), &c[3], err);
     }
     int64_t *ints[] = {&a->flags,          &a->debits_posted,   &a->credits_posted,
-                       &a->debits_pending, &a->credits_pending, &a->created_ms,
-                       &a->log_index};
+                       &a->debits_pending, &a->credits_pending, &a->last_seq,
+                       &a->entries,        &a->created_ms,      &a->log_index};
     for (size_t i = 0; i < ARRAY_LEN(ints) && rc == ERR_OK; i++) {
         rc = int_col(&c[4 + i], ints[i], err);
     }
@@ -130,33 +174,114 @@ enum err store_ledger_account_insert(struct store *s, const struct store_ledger_
     ASSERT(a->id[0] != '\0');
     ASSERT(a->debits_posted >= 0 && a->credits_posted >= 0);
     struct store_value p[] = {
-        store_text(a->id),           store_text(a->owner),         store_text(a->kind),
-        store_text(a->currency),     store_int(a->flags),          store_int(a->debits_posted),
-        store_int(a->credits_posted), store_int(a->debits_pending), store_int(a->credits_pending),
-        store_int(a->created_ms),    store_int(a->log_index),
+        store_text(a->id),
+        store_text(a->owner),
+        store_text(a->kind),
+        store_text(a->currency),
+        store_int(a->flags),
+        store_int(a->debits_posted),
+        store_int(a->credits_posted),
+        store_int(a->debits_pending),
+        store_int(a->credits_pending),
+        store_int(a->last_seq),
+        store_int(a->entries),
+        store_int(a->created_ms),
+        store_int(a->log_index),
     };
+    _Static_assert(ARRAY_LEN(p) == ACCOUNT_NCOLS, "one parameter per column");
     return store_query(s,
                        "INSERT INTO ledger_accounts (" ACCOUNT_COLS
-                       ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                       ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                        p, ARRAY_LEN(p), NULL, NULL, NULL, err);
 }
 
-enum err store_ledger_account_update(struct store *s, const struct store_ledger_account *a,
-                                     struct errbuf *err)
+/* One CASE per column over the four accounts' ids ($1, $8, $15, $22). */
+#define CASE4(a, b, c, d)                                                                          \
+    " = CASE id WHEN $1 THEN $" #a " WHEN $8 THEN $" #b " WHEN $15 THEN $" #c                      \
+    " WHEN $22 THEN $" #d " END"
+
+static enum err update4(struct store *s, const struct store_ledger_account *const *a, size_t count,
+                        struct errbuf *err)
 {
-    ASSERT(a->debits_pending >= 0 && a->credits_pending >= 0);
-    struct store_value p[] = {store_text(a->id), store_int(a->debits_posted),
-                              store_int(a->credits_posted), store_int(a->debits_pending),
-                              store_int(a->credits_pending)};
+    _Static_assert(7 * STORE_LEDGER_UPDATE_MAX <= STORE_LEDGER_IDS_MAX, "parameters fit");
+    ASSERT(count >= 1 && count <= STORE_LEDGER_UPDATE_MAX);
+    struct store_value p[7 * STORE_LEDGER_UPDATE_MAX];
+    for (size_t i = 0; i < STORE_LEDGER_UPDATE_MAX; i++) {
+        /* Unused slots repeat the first account: the first WHEN that matches wins. */
+        const struct store_ledger_account *x = a[i < count ? i : 0];
+        ASSERT(x->debits_pending >= 0 && x->credits_pending >= 0);
+        ASSERT(i >= count || i == 0 || strcmp(x->id, a[0]->id) != 0);
+        struct store_value row[] = {store_text(x->id),
+                                    store_int(x->debits_posted),
+                                    store_int(x->credits_posted),
+                                    store_int(x->debits_pending),
+                                    store_int(x->credits_pending),
+                                    store_int(x->last_seq),
+                                    store_int(x->entries)};
+        memcpy(&p[7 * i], row, sizeof(row));
+    }
     int64_t changes = 0;
-    enum err rc = store_query(s,
-                              "UPDATE ledger_accounts SET debits_posted = $2, credits_posted = $3,"
-                              " debits_pending = $4, credits_pending = $5 WHERE id = $1",
-                              p, ARRAY_LEN(p), NULL, NULL, &changes, err);
-    if (rc == ERR_OK && changes != 1) {
-        return err_set(err, ERR_NOT_FOUND, "account", "no ledger account '%s'", a->id);
+    enum err rc = store_query(
+        s,
+        "UPDATE ledger_accounts SET debits_posted" CASE4(2, 9, 16, 23) ", credits_posted" CASE4(3, 10, 17, 24) ", debits_pending" CASE4(
+            4, 11, 18,
+            25) ", credits_pending" CASE4(5, 12, 19,
+                                          26) ", last_seq" CASE4(6, 13, 20,
+                                                                 27) ", entries" CASE4(7, 14, 21,
+                                                                                       28) " WHERE "
+                                                                                           "id IN "
+                                                                                           "($1, "
+                                                                                           "$8, "
+                                                                                           "$15, "
+                                                                                           "$22)",
+        p, ARRAY_LEN(p), NULL, NULL, &changes, err);
+    if (rc == ERR_OK && changes != (int64_t)count) {
+        return err_set(err, ERR_NOT_FOUND, "account", "%zu of %zu ledger accounts are missing",
+                       count - (size_t)changes, count);
     }
     return rc;
+}
+
+enum err store_ledger_accounts_update(struct store *s, const struct store_ledger_account *const *a,
+                                      size_t count, struct errbuf *err)
+{
+    ASSERT(count >= 1 && count <= STORE_LEDGER_WRITE_MAX);
+    if (!remote(s)) {
+        enum err rc = ERR_OK;
+        for (size_t i = 0; i < count && rc == ERR_OK; i += STORE_LEDGER_UPDATE_MAX) {
+            size_t n = count - i < STORE_LEDGER_UPDATE_MAX ? count - i : STORE_LEDGER_UPDATE_MAX;
+            rc = update4(s, a + i, n, err);
+        }
+        return rc;
+    }
+    /* One statement, planned once: a join with the new values (PostgreSQL's UPDATE ... FROM;
+     * this path runs only there). */
+    struct buf b;
+    buf_init(&b, LITERAL_SQL_MAX);
+    enum err rc = buf_append_str(&b, "UPDATE ledger_accounts AS a SET debits_posted = v.dp,"
+                                     " credits_posted = v.cp, debits_pending = v.dq,"
+                                     " credits_pending = v.cq, last_seq = v.ls, entries = v.en"
+                                     " FROM (VALUES ");
+    for (size_t i = 0; i < count && rc == ERR_OK; i++) {
+        const struct store_ledger_account *x = a[i];
+        ASSERT(x->debits_pending >= 0 && x->credits_pending >= 0);
+        rc = buf_append_str(&b, i > 0 ? ", (" : "(");
+        if (rc == ERR_OK) {
+            rc = sql_text(&b, x->id);
+        }
+        if (rc == ERR_OK) {
+            rc = buf_appendf(&b,
+                             ", %" PRId64 "::BIGINT, %" PRId64 "::BIGINT, %" PRId64
+                             "::BIGINT, %" PRId64 "::BIGINT, %" PRId64 "::BIGINT, %" PRId64
+                             "::BIGINT)",
+                             x->debits_posted, x->credits_posted, x->debits_pending,
+                             x->credits_pending, x->last_seq, x->entries);
+        }
+    }
+    if (rc == ERR_OK) {
+        rc = buf_append_str(&b, ") AS v (id, dp, cp, dq, cq, ls, en) WHERE a.id = v.id");
+    }
+    return exec_built(s, &b, rc, err);
 }
 
 /* Matches multi-get rows to the slots of the ids asked for. */
@@ -190,8 +315,7 @@ static enum err multi_cb(void *ctx, const struct store_value *c, size_t n, struc
 }
 
 enum err store_ledger_accounts_get(struct store *s, const char *const *ids, size_t count,
-                                   struct store_ledger_account *out, int *found,
-                                   struct errbuf *err)
+                                   struct store_ledger_account *out, int *found, struct errbuf *err)
 {
     ASSERT(count <= STORE_LEDGER_IDS_MAX);
     for (size_t i = 0; i < count; i++) {
@@ -211,8 +335,8 @@ enum err store_ledger_account_list(struct store *s, const char *owner,
                                    struct store_ledger_account **out, size_t *count,
                                    struct errbuf *err)
 {
-    struct rows_ctx r = {NULL, 0, 0, sizeof(**out), STORE_LEDGER_OWNER_ACCOUNTS_MAX,
-                         account_from_row};
+    struct rows_ctx r = {
+        NULL, 0, 0, sizeof(**out), STORE_LEDGER_OWNER_ACCOUNTS_MAX, account_from_row};
     struct store_value p[] = {store_text(owner), store_int(STORE_LEDGER_OWNER_ACCOUNTS_MAX)};
     enum err rc = store_query(s,
                               "SELECT " ACCOUNT_COLS " FROM ledger_accounts WHERE owner = $1"
@@ -239,9 +363,10 @@ enum err store_ledger_account_scan(struct store *s, const char *after_id, size_t
 
 #define TRANSFER_COLS                                                                              \
     "seq, id, kind, state, debit_account, credit_account, amount, currency, code, reference,"      \
-    " pending_id, timeout_ms, caller, idempotency_key, request_hash, debit_posted_after,"           \
-    " debit_pending_after, credit_posted_after, credit_pending_after, created_ms, log_index"
-#define TRANSFER_NCOLS 21
+    " pending_id, timeout_ms, caller, idempotency_key, request_hash, debit_posted_after,"          \
+    " debit_pending_after, credit_posted_after, credit_pending_after, debit_prev_seq,"             \
+    " credit_prev_seq, created_ms, log_index"
+#define TRANSFER_NCOLS 23
 
 static enum err transfer_from_row(void *dst, const struct store_value *c, size_t n,
                                   struct errbuf *err)
@@ -283,8 +408,10 @@ static enum err transfer_from_row(void *dst, const struct store_value *c, size_t
         {16, &t->debit_pending_after},
         {17, &t->credit_posted_after},
         {18, &t->credit_pending_after},
-        {19, &t->created_ms},
-        {20, &t->log_index},
+        {19, &t->debit_prev_seq},
+        {20, &t->credit_prev_seq},
+        {21, &t->created_ms},
+        {22, &t->log_index},
     };
     for (size_t i = 0; i < ARRAY_LEN(ints) && rc == ERR_OK; i++) {
         rc = int_col(&c[ints[i].col], ints[i].dst, err);
@@ -292,8 +419,8 @@ static enum err transfer_from_row(void *dst, const struct store_value *c, size_t
     return rc;
 }
 
-enum err store_ledger_transfer_insert(struct store *s, const struct store_ledger_transfer *t,
-                                      struct errbuf *err)
+static enum err transfer_insert(struct store *s, const struct store_ledger_transfer *t,
+                                struct errbuf *err)
 {
     ASSERT(t->id[0] != '\0');
     ASSERT(t->amount > 0);
@@ -317,6 +444,8 @@ enum err store_ledger_transfer_insert(struct store *s, const struct store_ledger
         store_int(t->debit_pending_after),
         store_int(t->credit_posted_after),
         store_int(t->credit_pending_after),
+        store_int(t->debit_prev_seq),
+        store_int(t->credit_prev_seq),
         store_int(t->created_ms),
         store_int(t->log_index),
     };
@@ -324,8 +453,63 @@ enum err store_ledger_transfer_insert(struct store *s, const struct store_ledger
     return store_query(s,
                        "INSERT INTO ledger_transfers (" TRANSFER_COLS
                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-                       " $15, $16, $17, $18, $19, $20, $21)",
+                       " $15, $16, $17, $18, $19, $20, $21, $22, $23)",
                        p, ARRAY_LEN(p), NULL, NULL, NULL, err);
+}
+
+/* One row of literals: (seq, 'id', ...) in TRANSFER_COLS order. */
+static enum err transfer_literal(struct buf *b, const struct store_ledger_transfer *t)
+{
+    enum err rc = buf_appendf(b, "(%" PRId64 ", ", t->seq);
+    const char *texts1[] = {t->id, t->kind, t->state, t->debit_account, t->credit_account};
+    for (size_t i = 0; i < ARRAY_LEN(texts1) && rc == ERR_OK; i++) {
+        rc = sql_text(b, texts1[i]);
+        rc = rc == ERR_OK ? buf_append(b, ", ", 2) : rc;
+    }
+    rc = rc == ERR_OK ? buf_appendf(b, "%" PRId64 ", ", t->amount) : rc;
+    const char *texts2[] = {t->currency, t->code, t->reference, t->pending_id};
+    for (size_t i = 0; i < ARRAY_LEN(texts2) && rc == ERR_OK; i++) {
+        rc = sql_text(b, texts2[i]);
+        rc = rc == ERR_OK ? buf_append(b, ", ", 2) : rc;
+    }
+    rc = rc == ERR_OK ? buf_appendf(b, "%" PRId64 ", ", t->timeout_ms) : rc;
+    const char *texts3[] = {t->caller, t->idempotency_key, t->request_hash};
+    for (size_t i = 0; i < ARRAY_LEN(texts3) && rc == ERR_OK; i++) {
+        rc = sql_text(b, texts3[i]);
+        rc = rc == ERR_OK ? buf_append(b, ", ", 2) : rc;
+    }
+    if (rc == ERR_OK) {
+        rc = buf_appendf(b,
+                         "%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+                         ", %" PRId64 ", %" PRId64 ")",
+                         t->debit_posted_after, t->debit_pending_after, t->credit_posted_after,
+                         t->credit_pending_after, t->debit_prev_seq, t->credit_prev_seq,
+                         t->created_ms, t->log_index);
+    }
+    return rc;
+}
+
+enum err store_ledger_transfers_insert(struct store *s, const struct store_ledger_transfer *t,
+                                       size_t count, struct errbuf *err)
+{
+    ASSERT(count >= 1 && count <= STORE_LEDGER_WRITE_MAX);
+    if (!remote(s)) {
+        enum err rc = ERR_OK;
+        for (size_t i = 0; i < count && rc == ERR_OK; i++) {
+            rc = transfer_insert(s, &t[i], err);
+        }
+        return rc;
+    }
+    struct buf b;
+    buf_init(&b, LITERAL_SQL_MAX);
+    enum err rc = buf_append_str(&b, "INSERT INTO ledger_transfers (" TRANSFER_COLS ") VALUES ");
+    for (size_t i = 0; i < count && rc == ERR_OK; i++) {
+        ASSERT(t[i].id[0] != '\0');
+        ASSERT(t[i].amount > 0);
+        rc = i > 0 ? buf_append(&b, ", ", 2) : ERR_OK;
+        rc = rc == ERR_OK ? transfer_literal(&b, &t[i]) : rc;
+    }
+    return exec_built(s, &b, rc, err);
 }
 
 enum err store_ledger_transfers_get(struct store *s, const char *const *ids, size_t count,
@@ -376,92 +560,125 @@ enum err store_ledger_transfer_scan(struct store *s, int64_t after_seq, size_t m
     return rows_finish(&r, rc, out, count);
 }
 
-/* One side of an account's range: four static statements, by side and direction. */
-static enum err entries_side(struct store *s, const char *account_id, int credit_side,
-                             const struct store_ledger_range *g, struct rows_ctx *r,
-                             struct errbuf *err)
-{
-    static const char *const sql[2][2] = {
-        {"SELECT " TRANSFER_COLS " FROM ledger_transfers WHERE debit_account = $1"
-         " AND created_ms >= $2 AND created_ms < $3"
-         " AND (created_ms > $4 OR (created_ms = $4 AND seq > $5))"
-         " ORDER BY created_ms, seq LIMIT $6",
-         "SELECT " TRANSFER_COLS " FROM ledger_transfers WHERE debit_account = $1"
-         " AND created_ms >= $2 AND created_ms < $3"
-         " AND (created_ms < $4 OR (created_ms = $4 AND seq < $5))"
-         " ORDER BY created_ms DESC, seq DESC LIMIT $6"},
-        {"SELECT " TRANSFER_COLS " FROM ledger_transfers WHERE credit_account = $1"
-         " AND created_ms >= $2 AND created_ms < $3"
-         " AND (created_ms > $4 OR (created_ms = $4 AND seq > $5))"
-         " ORDER BY created_ms, seq LIMIT $6",
-         "SELECT " TRANSFER_COLS " FROM ledger_transfers WHERE credit_account = $1"
-         " AND created_ms >= $2 AND created_ms < $3"
-         " AND (created_ms < $4 OR (created_ms = $4 AND seq < $5))"
-         " ORDER BY created_ms DESC, seq DESC LIMIT $6"},
-    };
-    struct store_value p[] = {store_text(account_id), store_int(g->from_ms),
-                              store_int(g->to_ms),    store_int(g->cursor_ms),
-                              store_int(g->cursor_seq), store_int((int64_t)g->limit)};
-    return store_query(s, sql[credit_side != 0][g->descending != 0], p, ARRAY_LEN(p), rows_cb, r,
-                       NULL, err);
-}
+/* Matches multi-get rows to the slots of the seqs asked for. */
+struct seq_ctx {
+    const int64_t *seqs;
+    size_t count;
+    struct store_ledger_transfer *out;
+    int *found;
+};
 
-/* -1, 0, 1 as a comes before, with, after b in the range's direction. */
-static int entry_order(const struct store_ledger_transfer *a, const struct store_ledger_transfer *b,
-                       int descending)
+static enum err seq_cb(void *ctx, const struct store_value *c, size_t n, struct errbuf *err)
 {
-    int c = a->created_ms != b->created_ms ? (a->created_ms < b->created_ms ? -1 : 1)
-                                           : (a->seq != b->seq ? (a->seq < b->seq ? -1 : 1) : 0);
-    return descending ? -c : c;
-}
-
-enum err store_ledger_account_entries(struct store *s, const char *account_id,
-                                      const struct store_ledger_range *range,
-                                      struct store_ledger_transfer **out, size_t *count,
-                                      struct errbuf *err)
-{
-    ASSERT(range->limit >= 1 && range->limit <= STORE_LEDGER_PAGE_MAX);
-    *out = NULL;
-    *count = 0;
-    struct rows_ctx d = {NULL, 0, 0, sizeof(**out), range->limit, transfer_from_row};
-    struct rows_ctx c = {NULL, 0, 0, sizeof(**out), range->limit, transfer_from_row};
-    struct store_ledger_transfer *merged = NULL;
-    enum err rc = entries_side(s, account_id, 0, range, &d, err);
-    if (rc == ERR_OK) {
-        rc = entries_side(s, account_id, 1, range, &c, err);
+    struct seq_ctx *m = ctx;
+    if (n == 0 || c[0].type != STORE_INT) {
+        return err_set(err, ERR_CORRUPT, "", "ledger row without a seq");
     }
-    if (rc == ERR_OK && d.count + c.count > 0) {
-        merged = mem_alloc((d.count + c.count) * sizeof(*merged));
-        if (merged == NULL) {
-            rc = err_set(err, ERR_NOMEM, "", "out of memory reading the ledger");
-        }
-    }
-    size_t n = 0;
-    if (rc == ERR_OK) {
-        const struct store_ledger_transfer *dv = d.items, *cv = c.items;
-        size_t i = 0, j = 0;
-        while (n < range->limit && (i < d.count || j < c.count)) {
-            int o = i == d.count   ? 1
-                    : j == c.count ? -1
-                                   : entry_order(&dv[i], &cv[j], range->descending);
-            if (o == 0) {
-                /* A transfer between an account and itself is refused, so sides never meet. */
-                rc = err_set(err, ERR_CORRUPT, "", "transfer '%s' debits and credits '%s'",
-                             dv[i].id, account_id);
-                break;
+    for (size_t i = 0; i < m->count; i++) {
+        if (m->seqs[i] == c[0].i) {
+            enum err rc = transfer_from_row(&m->out[i], c, n, err);
+            if (rc == ERR_OK) {
+                m->found[i] = 1;
             }
-            merged[n++] = o < 0 ? dv[i++] : cv[j++];
+            return rc;
         }
     }
-    mem_free(d.items);
-    mem_free(c.items);
-    if (rc != ERR_OK) {
-        mem_free(merged);
-        return rc;
+    return err_set(err, ERR_CORRUPT, "", "ledger multi-get returned a seq not asked for");
+}
+
+enum err store_ledger_transfers_by_seq(struct store *s, const int64_t *seqs, size_t count,
+                                       struct store_ledger_transfer *out, int *found,
+                                       struct errbuf *err)
+{
+    ASSERT(count <= STORE_LEDGER_IDS_MAX);
+    for (size_t i = 0; i < count; i++) {
+        found[i] = 0;
     }
-    *out = merged;
-    *count = n;
+    if (count == 0) {
+        return ERR_OK;
+    }
+    struct store_value p[STORE_LEDGER_IDS_MAX];
+    for (size_t i = 0; i < STORE_LEDGER_IDS_MAX; i++) {
+        p[i] = i < count ? store_int(seqs[i]) : store_null();
+    }
+    struct seq_ctx m = {seqs, count, out, found};
+    return store_query(s, "SELECT " TRANSFER_COLS " FROM ledger_transfers WHERE seq" IN_32, p,
+                       STORE_LEDGER_IDS_MAX, seq_cb, &m, NULL, err);
+}
+
+/* ---- history marks ---- */
+
+enum err store_ledger_mark_insert(struct store *s, const char *account_id, int64_t created_ms,
+                                  int64_t seq, struct errbuf *err)
+{
+    ASSERT(seq >= 0);
+    struct store_value p[] = {store_text(account_id), store_int(created_ms), store_int(seq)};
+    return store_query(s,
+                       "INSERT INTO ledger_marks (account_id, created_ms, seq) VALUES ($1, $2, $3)",
+                       p, ARRAY_LEN(p), NULL, NULL, NULL, err);
+}
+
+static enum err seq_one_cb(void *ctx, const struct store_value *c, size_t n, struct errbuf *err)
+{
+    if (n != 1 || c[0].type != STORE_INT) {
+        return err_set(err, ERR_CORRUPT, "", "ledger mark is malformed");
+    }
+    *(int64_t *)ctx = c[0].i;
     return ERR_OK;
+}
+
+enum err store_ledger_mark_seek(struct store *s, const char *account_id, int64_t at_ms,
+                                int64_t at_seq, int64_t *seq, struct errbuf *err)
+{
+    struct store_value p[] = {store_text(account_id), store_int(at_ms), store_int(at_seq)};
+    *seq = -1;
+    return store_query(s,
+                       "SELECT seq FROM ledger_marks WHERE account_id = $1"
+                       " AND (created_ms > $2 OR (created_ms = $2 AND seq >= $3))"
+                       " ORDER BY created_ms, seq LIMIT 1",
+                       p, ARRAY_LEN(p), seq_one_cb, seq, NULL, err);
+}
+
+struct marks_ctx {
+    char (*accounts)[ID_MAX];
+    int64_t *ms;
+    int64_t *seqs;
+    size_t count;
+    size_t max;
+};
+
+static enum err marks_cb(void *ctx, const struct store_value *c, size_t n, struct errbuf *err)
+{
+    struct marks_ctx *m = ctx;
+    if (n != 3 || c[1].type != STORE_INT || c[2].type != STORE_INT) {
+        return err_set(err, ERR_CORRUPT, "", "ledger mark is malformed");
+    }
+    ASSERT(m->count < m->max);
+    enum err rc = store__copy_text(m->accounts[m->count], ID_MAX, &c[0], err);
+    if (rc == ERR_OK) {
+        m->ms[m->count] = c[1].i;
+        m->seqs[m->count] = c[2].i;
+        m->count++;
+    }
+    return rc;
+}
+
+enum err store_ledger_mark_scan(struct store *s, const char *after_account, int64_t after_ms,
+                                int64_t after_seq, size_t max, char (*accounts)[ID_MAX],
+                                int64_t *ms, int64_t *seqs, size_t *count, struct errbuf *err)
+{
+    ASSERT(max > 0 && max <= STORE_LEDGER_PAGE_MAX);
+    struct marks_ctx m = {accounts, ms, seqs, 0, max};
+    struct store_value p[] = {store_text(after_account), store_int(after_ms), store_int(after_seq),
+                              store_int((int64_t)max)};
+    enum err rc = store_query(s,
+                              "SELECT account_id, created_ms, seq FROM ledger_marks"
+                              " WHERE account_id > $1 OR (account_id = $1 AND (created_ms > $2"
+                              " OR (created_ms = $2 AND seq > $3)))"
+                              " ORDER BY account_id, created_ms, seq LIMIT $4",
+                              p, ARRAY_LEN(p), marks_cb, &m, NULL, err);
+    *count = rc == ERR_OK ? m.count : 0;
+    return rc;
 }
 
 /* ---- timeouts ---- */
@@ -532,7 +749,7 @@ enum err store_ledger_timeouts_due(struct store *s, int64_t now_ms, int64_t afte
 /* ---- fee schedules ---- */
 
 #define FEE_COLS                                                                                   \
-    "id, name, version, kind, currency, rate_bp, minimum, cap, fixed_amount, period, actor,"      \
+    "id, name, version, kind, currency, rate_bp, minimum, cap, fixed_amount, period, actor,"       \
     " created_ms, log_index"
 #define FEE_NCOLS 13
 
@@ -547,12 +764,9 @@ static enum err fee_from_row(void *dst, const struct store_value *c, size_t n, s
         char *dst;
         size_t cap;
     } texts[] = {
-        {0, f->id, sizeof(f->id)},
-        {1, f->name, sizeof(f->name)},
-        {3, f->kind, sizeof(f->kind)},
-        {4, f->currency, sizeof(f->currency)},
-        {9, f->period, sizeof(f->period)},
-        {10, f->actor, sizeof(f->actor)},
+        {0, f->id, sizeof(f->id)},         {1, f->name, sizeof(f->name)},
+        {3, f->kind, sizeof(f->kind)},     {4, f->currency, sizeof(f->currency)},
+        {9, f->period, sizeof(f->period)}, {10, f->actor, sizeof(f->actor)},
     };
     enum err rc = ERR_OK;
     for (size_t i = 0; i < ARRAY_LEN(texts) && rc == ERR_OK; i++) {
@@ -561,9 +775,8 @@ static enum err fee_from_row(void *dst, const struct store_value *c, size_t n, s
     struct {
         size_t col;
         int64_t *dst;
-    } ints[] = {{2, &f->version}, {5, &f->rate_bp},      {6, &f->minimum},
-                {7, &f->cap},     {8, &f->fixed_amount}, {11, &f->created_ms},
-                {12, &f->log_index}};
+    } ints[] = {{2, &f->version},      {5, &f->rate_bp},     {6, &f->minimum},   {7, &f->cap},
+                {8, &f->fixed_amount}, {11, &f->created_ms}, {12, &f->log_index}};
     for (size_t i = 0; i < ARRAY_LEN(ints) && rc == ERR_OK; i++) {
         rc = int_col(&c[ints[i].col], ints[i].dst, err);
     }
@@ -576,10 +789,10 @@ enum err store_fee_schedule_insert(struct store *s, const struct store_fee_sched
     ASSERT(f->id[0] != '\0');
     ASSERT(f->version >= 1);
     struct store_value p[] = {
-        store_text(f->id),      store_text(f->name),      store_int(f->version),
-        store_text(f->kind),    store_text(f->currency),  store_int(f->rate_bp),
-        store_int(f->minimum),  store_int(f->cap),        store_int(f->fixed_amount),
-        store_text(f->period),  store_text(f->actor),     store_int(f->created_ms),
+        store_text(f->id),       store_text(f->name),     store_int(f->version),
+        store_text(f->kind),     store_text(f->currency), store_int(f->rate_bp),
+        store_int(f->minimum),   store_int(f->cap),       store_int(f->fixed_amount),
+        store_text(f->period),   store_text(f->actor),    store_int(f->created_ms),
         store_int(f->log_index),
     };
     return store_query(s,
@@ -624,9 +837,8 @@ enum err store_fee_schedule_latest_version(struct store *s, const char *name, in
                        version_cb, version, NULL, err);
 }
 
-enum err store_fee_schedule_list(struct store *s, const char *name,
-                                 struct store_fee_schedule **out, size_t *count,
-                                 struct errbuf *err)
+enum err store_fee_schedule_list(struct store *s, const char *name, struct store_fee_schedule **out,
+                                 size_t *count, struct errbuf *err)
 {
     struct rows_ctx r = {NULL, 0, 0, sizeof(**out), STORE_FEE_SCHEDULES_MAX, fee_from_row};
     struct store_value p[] = {store_text_or_null(name), store_int(STORE_FEE_SCHEDULES_MAX)};

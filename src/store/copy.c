@@ -50,6 +50,7 @@ static const char *const copy_tables[] = {
     "ledger_transfers",
     "ledger_timeouts",
     "ledger_fee_schedules",
+    "ledger_marks",
     /* migration 4 */
     "products",
     "product_revisions",
@@ -57,8 +58,15 @@ static const char *const copy_tables[] = {
     "rights_history",
     "listing_policies",
     "assessments",
-    /* migration 5 */
-    "reserved_5",
+    /* migration 5 (the search index over listing_docs is the backend's: rebuilt by the
+     * target's own triggers or index as the documents arrive, never copied) */
+    "pricing_inputs",
+    "listings",
+    "listing_buyers",
+    "listing_docs",
+    "demands",
+    "demand_matches",
+    "notifications",
 };
 
 #define COPY_TABLES_MAX 128 /* tables in a schema, far above the store's */

@@ -14,6 +14,10 @@
 
 #include "util/banned.h"
 
+/* The migration after whose SQL the backend's own search DDL runs (store_ops.search->ddl):
+ * FTS5 tables and triggers on SQLite, pg_trgm and a GIN index on PostgreSQL. */
+#define MIGRATION_SEARCH_DDL 5
+
 const struct store_migration store__migrations[] = {
     {1, "CREATE TABLE meta ("
         "  name TEXT PRIMARY KEY,"
@@ -100,6 +104,8 @@ const struct store_migration store__migrations[] = {
         "  credits_posted BIGINT NOT NULL,"
         "  debits_pending BIGINT NOT NULL,"
         "  credits_pending BIGINT NOT NULL,"
+        "  last_seq BIGINT NOT NULL,"
+        "  entries BIGINT NOT NULL,"
         "  created_ms BIGINT NOT NULL,"
         "  log_index BIGINT NOT NULL);"
         "CREATE INDEX ledger_accounts_owner ON ledger_accounts (owner, currency, kind);"
@@ -123,10 +129,15 @@ const struct store_migration store__migrations[] = {
         "  debit_pending_after BIGINT NOT NULL,"
         "  credit_posted_after BIGINT NOT NULL,"
         "  credit_pending_after BIGINT NOT NULL,"
+        "  debit_prev_seq BIGINT NOT NULL,"
+        "  credit_prev_seq BIGINT NOT NULL,"
         "  created_ms BIGINT NOT NULL,"
         "  log_index BIGINT NOT NULL);"
-        "CREATE INDEX ledger_transfers_debit ON ledger_transfers (debit_account, created_ms, seq);"
-        "CREATE INDEX ledger_transfers_credit ON ledger_transfers (credit_account, created_ms, seq);"
+        "CREATE TABLE ledger_marks ("
+        "  account_id TEXT NOT NULL,"
+        "  created_ms BIGINT NOT NULL,"
+        "  seq BIGINT NOT NULL,"
+        "  PRIMARY KEY (account_id, created_ms, seq));"
         "CREATE TABLE ledger_timeouts ("
         "  timeout_ms BIGINT NOT NULL,"
         "  transfer_id TEXT NOT NULL,"
@@ -243,7 +254,104 @@ const struct store_migration store__migrations[] = {
         "CREATE INDEX assessments_revision ON assessments (revision_id, kind);"
         "CREATE INDEX assessments_firm ON assessments (firm_id);"
         "CREATE INDEX assessments_product ON assessments (product_id);"},
-    {5, "CREATE TABLE reserved_5 (id BIGINT PRIMARY KEY)"},
+    /* The catalogue: pricing inputs, listings with their buyers and search documents,
+     * demands and their matches, the inbox (src/store/catalogue.c). The full-text index over
+     * listing_docs is the backend's own DDL (store_ops.search, docs/decisions/0005-search.md). */
+    {5, "CREATE TABLE pricing_inputs ("
+        "  product_id TEXT PRIMARY KEY REFERENCES products (id),"
+        "  version BIGINT NOT NULL,"
+        "  currency TEXT NOT NULL,"
+        "  has_cost BIGINT NOT NULL,"
+        "  collection BIGINT NOT NULL,"
+        "  processing BIGINT NOT NULL,"
+        "  storage BIGINT NOT NULL,"
+        "  labour BIGINT NOT NULL,"
+        "  margin_bp BIGINT NOT NULL,"
+        "  has_income BIGINT NOT NULL,"
+        "  benefit_per_period BIGINT NOT NULL,"
+        "  period TEXT NOT NULL,"
+        "  periods BIGINT NOT NULL,"
+        "  discount_rate_bp BIGINT NOT NULL,"
+        "  actor TEXT NOT NULL,"
+        "  updated_ms BIGINT NOT NULL,"
+        "  log_index BIGINT NOT NULL);"
+        "CREATE TABLE listings ("
+        "  id TEXT PRIMARY KEY,"
+        "  product_id TEXT NOT NULL REFERENCES products (id),"
+        "  revision_id TEXT NOT NULL REFERENCES product_revisions (id),"
+        "  provider_id TEXT NOT NULL REFERENCES entities (id),"
+        "  status TEXT NOT NULL,"
+        "  board TEXT NOT NULL,"
+        "  title TEXT NOT NULL,"
+        "  category TEXT NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  classification TEXT NOT NULL,"
+        "  price_model TEXT NOT NULL,"
+        "  currency TEXT NOT NULL,"
+        "  price BIGINT,"
+        "  price_json TEXT NOT NULL,"
+        "  terms_json TEXT NOT NULL,"
+        "  delivery BIGINT NOT NULL,"
+        "  private_offer BIGINT NOT NULL,"
+        "  ref_low BIGINT,"
+        "  ref_high BIGINT,"
+        "  ref_basis TEXT NOT NULL,"
+        "  price_flag TEXT NOT NULL,"
+        "  docid BIGINT NOT NULL UNIQUE,"
+        "  created_ms BIGINT NOT NULL,"
+        "  updated_ms BIGINT NOT NULL,"
+        "  delisted_ms BIGINT NOT NULL,"
+        "  delist_reason TEXT NOT NULL,"
+        "  log_index BIGINT NOT NULL);"
+        "CREATE INDEX listings_product ON listings (product_id, board, status);"
+        "CREATE INDEX listings_market ON listings (category, kind, currency, status, docid);"
+        "CREATE INDEX listings_provider ON listings (provider_id, docid);"
+        "CREATE TABLE listing_buyers ("
+        "  listing_id TEXT NOT NULL REFERENCES listings (id),"
+        "  buyer_id TEXT NOT NULL REFERENCES entities (id),"
+        "  PRIMARY KEY (listing_id, buyer_id));"
+        "CREATE TABLE listing_docs ("
+        "  docid BIGINT PRIMARY KEY,"
+        "  listing_id TEXT NOT NULL UNIQUE REFERENCES listings (id),"
+        "  title TEXT NOT NULL,"
+        "  body TEXT NOT NULL,"
+        "  title_terms TEXT NOT NULL,"
+        "  terms TEXT NOT NULL);"
+        "CREATE TABLE demands ("
+        "  id TEXT PRIMARY KEY,"
+        "  buyer_id TEXT NOT NULL REFERENCES entities (id),"
+        "  status TEXT NOT NULL,"
+        "  wanted TEXT NOT NULL,"
+        "  category TEXT NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  purpose TEXT NOT NULL,"
+        "  budget BIGINT NOT NULL,"
+        "  currency TEXT NOT NULL,"
+        "  deadline_ms BIGINT NOT NULL,"
+        "  created_ms BIGINT NOT NULL,"
+        "  updated_ms BIGINT NOT NULL,"
+        "  closed_ms BIGINT NOT NULL,"
+        "  close_reason TEXT NOT NULL,"
+        "  log_index BIGINT NOT NULL);"
+        "CREATE INDEX demands_created ON demands (created_ms, id);"
+        "CREATE INDEX demands_open ON demands (category, status, created_ms);"
+        "CREATE TABLE demand_matches ("
+        "  demand_id TEXT NOT NULL REFERENCES demands (id),"
+        "  listing_id TEXT NOT NULL REFERENCES listings (id),"
+        "  score BIGINT NOT NULL,"
+        "  created_ms BIGINT NOT NULL,"
+        "  log_index BIGINT NOT NULL,"
+        "  PRIMARY KEY (demand_id, listing_id));"
+        "CREATE TABLE notifications ("
+        "  id TEXT PRIMARY KEY,"
+        "  recipient_id TEXT NOT NULL REFERENCES entities (id),"
+        "  type TEXT NOT NULL,"
+        "  subject_id TEXT NOT NULL,"
+        "  body TEXT NOT NULL,"
+        "  created_ms BIGINT NOT NULL,"
+        "  read_ms BIGINT NOT NULL,"
+        "  log_index BIGINT NOT NULL);"
+        "CREATE INDEX notifications_recipient ON notifications (recipient_id, created_ms, id);"},
 };
 
 const size_t store__migrations_count = ARRAY_LEN(store__migrations);
@@ -289,6 +397,10 @@ static enum err apply_one(struct store *s, const struct store_migration *m, int 
     }
     if (rc == ERR_OK) {
         rc = store_exec(s, m->sql, err);
+    }
+    if (rc == ERR_OK && m->version == MIGRATION_SEARCH_DDL) {
+        ASSERT(s->ops->search != NULL);
+        rc = store_exec(s, s->ops->search->ddl, err);
     }
     if (rc == ERR_OK) {
         struct store_value p[1] = {store_int(m->version)};

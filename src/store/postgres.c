@@ -63,7 +63,7 @@
 
 #include "util/banned.h"
 
-#define PG_STMT_CACHE 96 /* more than the distinct statements the store issues */
+#define PG_STMT_CACHE 160 /* more than the distinct statements the store issues */
 #define PG_STMT_NAME_MAX 24
 #define PG_PARAMS_MAX 32
 #define PG_COLS_MAX 32
@@ -642,4 +642,5 @@ const struct store_ops store_postgres_ops = {
                    " ON t.table_schema = c.table_schema AND t.table_name = c.table_name"
                    " WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'"
                    " ORDER BY c.table_name, c.ordinal_position",
+    .search = &store__search_pg,
 };

@@ -45,6 +45,8 @@ struct store_value {
 typedef enum err store_row_cb(void *ctx, const struct store_value *cols, size_t ncols,
                               struct errbuf *err);
 
+struct store_search_ops;
+
 struct store_ops {
     const char *name; /* "sqlite", "postgres" */
     int version;
@@ -68,6 +70,9 @@ struct store_ops {
     /* A query of two text columns, (table, column), naming every column of every table of
      * the schema, each table's columns in their order. */
     const char *columns_sql;
+    /* The full-text search of the catalogue, in the engine's own SQL (search.c; SQLite FTS5,
+     * PostgreSQL pg_trgm): its DDL, run by migration 5, and its queries. */
+    const struct store_search_ops *search;
 };
 
 extern const struct store_ops store_sqlite_ops;
@@ -602,16 +607,24 @@ enum err store_idem_put(struct store *s, const char *principal, const char *key,
  * The rows of the clearing ledger (clearing.h decides what they may hold): accounts with four
  * balance counters, immutable transfers in ledger order (`seq`), the open pending transfers
  * that can time out, and the operator's fee schedules. Text sizes include the NUL.
+ *
+ * An account's history is a chain: each transfer row holds, per side, the seq of the previous
+ * transfer of that account (-1 for the first), and the account row the seq of its newest.
+ * Every STORE_LEDGER_MARK_EVERY-th transfer of an account is also a mark (account, time, seq),
+ * so a reader finds any point of a history in one indexed read and at most that many steps.
+ * Writing a transfer thus appends in seq order and touches no per-account index, which keeps
+ * a ledger write near the store's bare insert rate (docs/decisions/0004-ledger.md).
  */
-#define STORE_CURRENCY_MAX 4         /* ISO 4217 alphabetic code */
-#define STORE_LEDGER_CODE_MAX 33     /* a transfer's purpose, e.g. "settlement.fee" */
-#define STORE_LEDGER_REF_MAX 129     /* free text: a bank reference, a contract id */
-#define STORE_LEDGER_KEY_MAX 65      /* a caller's idempotency key */
-#define STORE_LEDGER_HASH_MAX 33     /* hex of a 16-byte request hash */
-#define STORE_LEDGER_IDS_MAX 32      /* ids per multi-get statement: the backends' parameter cap */
-#define STORE_LEDGER_PAGE_MAX 1000   /* rows per ranged read */
+#define STORE_CURRENCY_MAX 4       /* ISO 4217 alphabetic code */
+#define STORE_LEDGER_CODE_MAX 33   /* a transfer's purpose, e.g. "settlement.fee" */
+#define STORE_LEDGER_REF_MAX 129   /* free text: a bank reference, a contract id */
+#define STORE_LEDGER_KEY_MAX 65    /* a caller's idempotency key */
+#define STORE_LEDGER_HASH_MAX 33   /* hex of a 16-byte request hash */
+#define STORE_LEDGER_IDS_MAX 32    /* ids per multi-get statement: the backends' parameter cap */
+#define STORE_LEDGER_PAGE_MAX 1000 /* rows per ranged read */
 #define STORE_LEDGER_OWNER_ACCOUNTS_MAX 64 /* accounts of one owner: 2 per currency in use */
-#define STORE_FEE_SCHEDULES_MAX 1000 /* versions listed at most */
+#define STORE_FEE_SCHEDULES_MAX 1000       /* versions listed at most */
+#define STORE_LEDGER_MARK_EVERY 32         /* a seek walks at most this many transfers */
 
 struct store_ledger_account {
     char id[ID_MAX];
@@ -623,6 +636,8 @@ struct store_ledger_account {
     int64_t credits_posted;
     int64_t debits_pending;
     int64_t credits_pending;
+    int64_t last_seq; /* its newest transfer, -1 before the first */
+    int64_t entries;  /* how many transfers it is in */
     int64_t created_ms;
     int64_t log_index; /* the event that opened it */
 };
@@ -648,6 +663,9 @@ struct store_ledger_transfer {
     int64_t debit_pending_after;
     int64_t credit_posted_after;
     int64_t credit_pending_after;
+    /* Each account's previous transfer (its history chain), -1 for its first. */
+    int64_t debit_prev_seq;
+    int64_t credit_prev_seq;
     int64_t created_ms;
     int64_t log_index; /* the event that records it */
 };
@@ -668,25 +686,19 @@ struct store_fee_schedule {
     int64_t log_index;
 };
 
-/* A window of one account's transfers in ledger order: created_ms in [from_ms, to_ms), strictly
- * after (ascending) or before (descending) the cursor (cursor_ms, cursor_seq). */
-struct store_ledger_range {
-    int64_t from_ms;
-    int64_t to_ms;
-    int64_t cursor_ms;
-    int64_t cursor_seq;
-    int descending;
-    size_t limit; /* 1..STORE_LEDGER_PAGE_MAX */
-};
-
 /* Each of these returns ERR_CORRUPT for a stored row of the wrong shape. Multi-gets fill
  * out[i] and found[i] for ids[i]; count <= STORE_LEDGER_IDS_MAX. Lists are caller-freed with
  * mem_free. */
 enum err store_ledger_account_insert(struct store *s, const struct store_ledger_account *a,
                                      struct errbuf *err);
-/* Writes the four balance counters of a->id. ERR_NOT_FOUND if absent. */
-enum err store_ledger_account_update(struct store *s, const struct store_ledger_account *a,
-                                     struct errbuf *err);
+/* Writes the four balance counters, last_seq and entries of count distinct accounts (all
+ * present: the caller read them in this transaction). On SQLite, STORE_LEDGER_UPDATE_MAX per
+ * statement; on PostgreSQL one round trip for all (see store_ledger_transfers_insert).
+ * ERR_NOT_FOUND (SQLite) if one is absent. */
+#define STORE_LEDGER_UPDATE_MAX 4 /* 7 parameters each, within the backends' 32 */
+#define STORE_LEDGER_WRITE_MAX 256 /* rows per call of the two batch writes */
+enum err store_ledger_accounts_update(struct store *s, const struct store_ledger_account *const *a,
+                                      size_t count, struct errbuf *err);
 enum err store_ledger_accounts_get(struct store *s, const char *const *ids, size_t count,
                                    struct store_ledger_account *out, int *found,
                                    struct errbuf *err);
@@ -700,8 +712,13 @@ enum err store_ledger_account_scan(struct store *s, const char *after_id, size_t
                                    struct store_ledger_account **out, size_t *count,
                                    struct errbuf *err);
 
-enum err store_ledger_transfer_insert(struct store *s, const struct store_ledger_transfer *t,
-                                      struct errbuf *err);
+/* Inserts count (1..STORE_LEDGER_WRITE_MAX) transfers. SQLite runs a prepared insert per row
+ * (a local call); PostgreSQL gets one multi-row INSERT with the values written as literals,
+ * one round trip instead of count (the backends bind at most 32 parameters, a row has 23).
+ * Every text is quoted with '' doubling; the clearing module admits no NUL. ERR_CONFLICT if
+ * one exists. */
+enum err store_ledger_transfers_insert(struct store *s, const struct store_ledger_transfer *t,
+                                       size_t count, struct errbuf *err);
 enum err store_ledger_transfers_get(struct store *s, const char *const *ids, size_t count,
                                     struct store_ledger_transfer *out, int *found,
                                     struct errbuf *err);
@@ -713,11 +730,23 @@ enum err store_ledger_transfer_resolve(struct store *s, const char *id, const ch
 enum err store_ledger_transfer_scan(struct store *s, int64_t after_seq, size_t max,
                                     struct store_ledger_transfer **out, size_t *count,
                                     struct errbuf *err);
-/* One account's transfers (either side) in the range, merged in ledger order. */
-enum err store_ledger_account_entries(struct store *s, const char *account_id,
-                                      const struct store_ledger_range *range,
-                                      struct store_ledger_transfer **out, size_t *count,
-                                      struct errbuf *err);
+/* Transfers by seq (count <= STORE_LEDGER_IDS_MAX), as the multi-gets above. */
+enum err store_ledger_transfers_by_seq(struct store *s, const int64_t *seqs, size_t count,
+                                       struct store_ledger_transfer *out, int *found,
+                                       struct errbuf *err);
+
+/* History marks (see above). */
+enum err store_ledger_mark_insert(struct store *s, const char *account_id, int64_t created_ms,
+                                  int64_t seq, struct errbuf *err);
+/* The first mark of the account at or after (at_ms, at_seq) in ledger order: *seq, or -1
+ * when there is none. */
+enum err store_ledger_mark_seek(struct store *s, const char *account_id, int64_t at_ms,
+                                int64_t at_seq, int64_t *seq, struct errbuf *err);
+/* Marks in key order after (after_account, after_ms, after_seq), at most max; each row is
+ * written to accounts[i], ms[i], seqs[i]. */
+enum err store_ledger_mark_scan(struct store *s, const char *after_account, int64_t after_ms,
+                                int64_t after_seq, size_t max, char (*accounts)[ID_MAX],
+                                int64_t *ms, int64_t *seqs, size_t *count, struct errbuf *err);
 
 /* Open pending transfers with a timeout, keyed by (timeout_ms, transfer_id). */
 enum err store_ledger_timeout_insert(struct store *s, int64_t timeout_ms, const char *transfer_id,
@@ -739,10 +768,295 @@ enum err store_fee_schedule_get(struct store *s, const char *id, struct store_fe
 enum err store_fee_schedule_latest_version(struct store *s, const char *name, int64_t *version,
                                            struct errbuf *err);
 /* Versions (all names when name is NULL), newest first, at most STORE_FEE_SCHEDULES_MAX. */
-enum err store_fee_schedule_list(struct store *s, const char *name,
-                                 struct store_fee_schedule **out, size_t *count,
+enum err store_fee_schedule_list(struct store *s, const char *name, struct store_fee_schedule **out,
+                                 size_t *count, struct errbuf *err);
+
+/* ---- catalogue: pricing inputs, listings and their search, demands, the inbox -------------- */
+
+/*
+ * The rows of the demand side (core's catalogue rules decide what they hold). A listing keeps
+ * its price model and licence terms as canonical JSON written by core, plus the columns the
+ * catalogue filters on. Each listing also has an immutable search document in listing_docs
+ * (its title, a body of description, category labels, use cases and provider name, and the
+ * backend's own index text), keyed by `docid`: the log index of the event that created the
+ * listing, so unique and stable. The backend indexes it with its full-text engine
+ * (store_ops.search: SQLite FTS5, PostgreSQL pg_trgm; docs/decisions/0005-search.md).
+ */
+#define STORE_DEMAND_TEXT_MAX 2001 /* 500 UTF-8 characters */
+#define STORE_NOTE_BODY_MAX 2048   /* a notification's JSON: ids, a title, a score */
+#define STORE_BASIS_MAX 96
+
+struct store_pricing_inputs {
+    char product_id[ID_MAX];
+    int64_t version; /* 1, 2, ... per product */
+    char currency[STORE_CURRENCY_MAX];
+    int64_t has_cost; /* 1 when the cost inputs are declared */
+    int64_t collection;
+    int64_t processing;
+    int64_t storage;
+    int64_t labour;
+    int64_t margin_bp;
+    int64_t has_income; /* 1 when the income inputs are declared */
+    int64_t benefit_per_period;
+    char period[STORE_KIND_MAX]; /* "month", "year" */
+    int64_t periods;
+    int64_t discount_rate_bp;
+    char actor[ID_MAX];
+    int64_t updated_ms;
+    int64_t log_index;
+};
+
+/* Inserts or replaces the inputs of in->product_id. */
+enum err store_pricing_inputs_put(struct store *s, const struct store_pricing_inputs *in,
+                                  struct errbuf *err);
+/* ERR_NOT_FOUND when the product has none. */
+enum err store_pricing_inputs_get(struct store *s, const char *product_id,
+                                  struct store_pricing_inputs *out, struct errbuf *err);
+
+struct store_listing {
+    char id[ID_MAX];
+    char product_id[ID_MAX];
+    char revision_id[ID_MAX];
+    char provider_id[ID_MAX];
+    char status[STORE_KIND_MAX]; /* "active", "delisted" */
+    char board[STORE_KIND_MAX];  /* "main", "international" */
+    char title[STORE_NAME_MAX];
+    char category[STORE_CATEGORY_MAX];
+    char kind[STORE_KIND_MAX];
+    char classification[STORE_KIND_MAX];
+    char price_model[STORE_KIND_MAX];
+    char currency[STORE_CURRENCY_MAX];
+    int64_t price;         /* the headline price for the whole term; -1 when there is none */
+    char *price_json;      /* owned canonical JSON of the price model */
+    char *terms_json;      /* owned canonical JSON of the licence terms */
+    int64_t delivery;      /* bit set of delivery modes (core names the bits) */
+    int64_t private_offer; /* 1: visible only to the named buyers (listing_buyers) */
+    int64_t ref_low;       /* the reference corridor in `currency`; -1 when none */
+    int64_t ref_high;
+    char ref_basis[STORE_BASIS_MAX];
+    char price_flag[STORE_KIND_MAX]; /* "", "above_reference", "below_reference" */
+    int64_t docid;
+    int64_t created_ms;
+    int64_t updated_ms;
+    int64_t delisted_ms; /* 0 while active */
+    char delist_reason[STORE_REASON_MAX];
+    int64_t log_index; /* the latest event about this listing */
+};
+
+/* Frees the owned members and sets them NULL. Accepts NULL. */
+void store_listing_release(struct store_listing *l);
+
+/* The search document of a listing: borrowed text, indexed by the backend. */
+struct store_listing_doc {
+    const char *title;
+    const char *body;
+};
+
+/* Inserts a listing (its JSON members are borrowed), the named buyers of a private offer
+ * (count <= STORE_LISTING_BUYERS_MAX) and its search document. ERR_CONFLICT on a duplicate. */
+#define STORE_LISTING_BUYERS_MAX 20
+enum err store_listing_insert(struct store *s, const struct store_listing *l,
+                              const char (*buyers)[ID_MAX], size_t buyer_count,
+                              const struct store_listing_doc *doc, struct errbuf *err);
+/* Writes status, updated_ms, delisted_ms, delist_reason and log_index. ERR_NOT_FOUND. */
+enum err store_listing_update_status(struct store *s, const struct store_listing *l,
+                                     struct errbuf *err);
+/* Release *out with store_listing_release (also after an error). ERR_NOT_FOUND. */
+enum err store_listing_get(struct store *s, const char *id, struct store_listing *out,
+                           struct errbuf *err);
+/* The buyers named by a private offer, at most STORE_LISTING_BUYERS_MAX. */
+enum err store_listing_buyers(struct store *s, const char *listing_id, char (*out)[ID_MAX],
+                              size_t *count, struct errbuf *err);
+/* 1 in *named when entity_id is a named buyer of the listing. */
+enum err store_listing_buyer_named(struct store *s, const char *listing_id, const char *entity_id,
+                                   int *named, struct errbuf *err);
+/* Active public listings of a product on a board. */
+enum err store_listing_count_active(struct store *s, const char *product_id, const char *board,
+                                    int64_t *count, struct errbuf *err);
+/* Headline prices of the newest active public listings in (category, kind, currency) of
+ * products other than exclude_product_id, at most max, into values. */
+enum err store_listing_comparables(struct store *s, const char *category, const char *kind,
+                                   const char *currency, const char *exclude_product_id,
+                                   int64_t *values, size_t max, size_t *count, struct errbuf *err);
+
+/* A catalogue query. Text members are borrowed; NULL means "any". */
+struct store_listing_query {
+    const char *text; /* the words searched for, or NULL to browse */
+    int any_term;     /* 0: every term must match (search); 1: any term (matchmaking) */
+    const char *category;
+    const char *kind;
+    const char *classification;
+    const char *board;
+    const char *provider_id;
+    const char *currency;
+    const char *status;    /* NULL: any status */
+    int64_t price_min;     /* -1: none; else listings with a headline price >= it */
+    int64_t price_max;     /* -1: none */
+    int64_t delivery_mask; /* 0: any; else listings offering one of these modes */
+    /* Visibility of private offers: all when viewer_sees_all, else the viewer's own and
+     * those naming the viewer (viewer_id "" for an anonymous caller). */
+    const char *viewer_id;
+    int viewer_sees_all;
+    int64_t only_docid; /* -1, or the one listing document to score (matchmaking) */
+    const char *cursor;
+    size_t limit;          /* 1..STORE_PAGE_MAX */
+    size_t candidates_max; /* 1..STORE_SEARCH_CANDIDATES_MAX */
+};
+
+/*
+ * The guard: a query ranks at most this many matching listings (the newest), so that a term
+ * found in most of the catalogue still answers in bounded time; results say when it cut.
+ */
+#define STORE_SEARCH_CANDIDATES_MAX 2000
+#define STORE_SEARCH_TERMS_MAX 8      /* words of a search query */
+#define STORE_SEARCH_ANY_TERMS_MAX 24 /* fragments of a matchmaking query */
+#define STORE_SEARCH_TEXT_MAX 512     /* bytes of the query text */
+
+enum store_facet {
+    STORE_FACET_CATEGORY,
+    STORE_FACET_KIND,
+    STORE_FACET_DELIVERY, /* values are bit indexes ("0", "1", ...) of the delivery set */
+    STORE_FACET_CLASSIFICATION,
+    STORE_FACET_BOARD,
+    STORE_FACET__COUNT
+};
+
+#define STORE_FACET_VALUES_MAX 32
+
+struct store_facet_count {
+    char value[STORE_CATEGORY_MAX];
+    int64_t count;
+};
+
+struct store_listing_results {
+    struct store_listing *items; /* owned; release with store_listing_results_release */
+    int64_t *scores;             /* owned; relevance per item, higher is better */
+    size_t count;
+    char next_cursor[STORE_CURSOR_MAX];
+    size_t total;  /* candidates counted (at most candidates_max) */
+    int truncated; /* 1 when more listings matched than were ranked */
+    struct store_facet_count facets[STORE_FACET__COUNT][STORE_FACET_VALUES_MAX];
+    size_t facet_count[STORE_FACET__COUNT];
+};
+
+void store_listing_results_release(struct store_listing_results *r);
+
+/*
+ * Runs a catalogue query: the backend's full-text engine finds the newest candidates_max
+ * listings matching the text and filters (every listing matching the filters when text is
+ * NULL), ranks them by relevance (newest first among equals), counts the facets over them and
+ * returns the page after the cursor. Errors: ERR_INVALID (field "cursor" or "q") for a
+ * malformed cursor or a query with no searchable term, ERR_LIMIT (field "q") for too many
+ * terms, the backend's errors.
+ */
+enum err store_listing_search(struct store *s, const struct store_listing_query *q,
+                              struct store_listing_results *out, struct errbuf *err);
+
+struct store_demand {
+    char id[ID_MAX];
+    char buyer_id[ID_MAX];
+    char status[STORE_KIND_MAX]; /* "open", "closed" */
+    char text[STORE_DEMAND_TEXT_MAX];
+    char category[STORE_CATEGORY_MAX];
+    char kind[STORE_KIND_MAX]; /* "" when any kind will do */
+    char purpose[STORE_DEMAND_TEXT_MAX];
+    int64_t budget;
+    char currency[STORE_CURRENCY_MAX];
+    int64_t deadline_ms;
+    int64_t created_ms;
+    int64_t updated_ms;
+    int64_t closed_ms; /* 0 while open */
+    char close_reason[STORE_DEMAND_TEXT_MAX];
+    int64_t log_index;
+};
+
+struct store_demand_filter {
+    const char *buyer_id;
+    const char *category;
+    const char *kind;
+    const char *status;
+    const char *cursor;
+    size_t limit;
+};
+
+struct store_demand_page {
+    struct store_demand *items; /* owned; free with store_demand_page_release */
+    size_t count;
+    char next_cursor[STORE_CURSOR_MAX];
+};
+
+void store_demand_page_release(struct store_demand_page *page);
+enum err store_demand_insert(struct store *s, const struct store_demand *d, struct errbuf *err);
+/* Writes status, updated_ms, closed_ms, close_reason, log_index. ERR_NOT_FOUND. */
+enum err store_demand_update(struct store *s, const struct store_demand *d, struct errbuf *err);
+enum err store_demand_get(struct store *s, const char *id, struct store_demand *out,
+                          struct errbuf *err);
+/* Newest first. ERR_INVALID (field "cursor") for a malformed cursor. */
+enum err store_demand_list(struct store *s, const struct store_demand_filter *f,
+                           struct store_demand_page *page, struct errbuf *err);
+/* Open demands in a category, with kind "" or equal to kind, whose deadline is after now_ms,
+ * newest first, at most max; caller frees *out with mem_free. */
+enum err store_demand_open_for(struct store *s, const char *category, const char *kind,
+                               int64_t now_ms, size_t max, struct store_demand **out, size_t *count,
+                               struct errbuf *err);
+
+/* A match the exchange made between a demand and a listing. */
+struct store_demand_match {
+    char demand_id[ID_MAX];
+    char listing_id[ID_MAX];
+    int64_t score;
+    int64_t created_ms;
+    int64_t log_index;
+};
+
+/* Records a match once: *inserted is 0 when the pair was matched before (nothing written). */
+enum err store_demand_match_insert(struct store *s, const struct store_demand_match *m,
+                                   int *inserted, struct errbuf *err);
+/* 1 in *matched when the pair was matched before. */
+enum err store_demand_matched(struct store *s, const char *demand_id, const char *listing_id,
+                              int *matched, struct errbuf *err);
+/* The matches of a demand, best first, at most max; caller frees *out with mem_free. */
+enum err store_demand_match_list(struct store *s, const char *demand_id, size_t max,
+                                 struct store_demand_match **out, size_t *count,
                                  struct errbuf *err);
 
+struct store_notification {
+    char id[ID_MAX];
+    char recipient_id[ID_MAX];
+    char type[STORE_EVENT_TYPE_MAX];
+    char subject_id[ID_MAX];
+    char body[STORE_NOTE_BODY_MAX]; /* JSON object */
+    int64_t created_ms;
+    int64_t read_ms;   /* 0 while unread */
+    int64_t log_index; /* the event that caused it */
+};
+
+struct store_notification_filter {
+    const char *recipient_id; /* required */
+    int unread_only;
+    int read_only;
+    const char *cursor;
+    size_t limit;
+};
+
+struct store_notification_page {
+    struct store_notification *items; /* owned; free with store_notification_page_release */
+    size_t count;
+    char next_cursor[STORE_CURSOR_MAX];
+    int64_t unread; /* the recipient's unread notifications in all */
+};
+
+void store_notification_page_release(struct store_notification_page *page);
+enum err store_notification_insert(struct store *s, const struct store_notification *n,
+                                   struct errbuf *err);
+enum err store_notification_get(struct store *s, const char *id, struct store_notification *out,
+                                struct errbuf *err);
+/* Sets read_ms of an unread notification; *changed is 0 when it was read already. */
+enum err store_notification_mark_read(struct store *s, const char *id, int64_t read_ms,
+                                      int *changed, struct errbuf *err);
+/* Newest first. ERR_INVALID (field "cursor") for a malformed cursor. */
+enum err store_notification_list(struct store *s, const struct store_notification_filter *f,
+                                 struct store_notification_page *page, struct errbuf *err);
 /* ---- metadata ---------------------------------------------------------------------------- */
 
 /* Small named values (log state, instance settings). ERR_NOT_FOUND when absent; *out is

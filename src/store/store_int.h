@@ -20,6 +20,64 @@ struct store_migration {
 extern const struct store_migration store__migrations[];
 extern const size_t store__migrations_count;
 
+/* ---- catalogue search (search.c, search_sqlite.c, search_pg.c) ---- */
+
+/* One term of a query: a run of the query text between separators, or (matchmaking) a
+ * three-character fragment of one. text points into store__search.buf. */
+struct store__term {
+    const char *text;
+    size_t bytes;
+    size_t chars;
+    int cjk; /* it holds a CJK character (Han, kana, hangul) */
+};
+
+/* A query with its text split into terms. */
+struct store__search {
+    const struct store_listing_query *q;
+    struct store__term terms[STORE_SEARCH_ANY_TERMS_MAX];
+    size_t term_count;
+    char buf[STORE_SEARCH_TEXT_MAX * 4]; /* the terms, NUL-separated */
+};
+
+/* The columns every backend's candidate query returns, in this order. */
+#define STORE__SEARCH_COLS                                                                         \
+    "l.docid, l.id, l.category, l.kind, l.delivery, l.classification, l.board"
+#define STORE__SEARCH_NCOLS 8 /* score first, then the above */
+
+struct store_search_ops {
+    /* DDL of the index over listing_docs, run by migration 5 after its portable tables. */
+    const char *ddl;
+    /* Appends to title and terms what listing_docs.title_terms and .terms store for a
+     * document: the engine's spelling of its title, and of the whole document. ERR_LIMIT,
+     * ERR_NOMEM. */
+    enum err (*index_text)(const struct store_listing_doc *doc, struct buf *title,
+                           struct buf *terms);
+    /* Runs the query: at most max candidates, newest first, each row (score, then
+     * STORE__SEARCH_COLS) passed to row_cb. Backend errors. */
+    enum err (*candidates)(struct store *s, const struct store__search *q, size_t max,
+                           store_row_cb *row_cb, void *ctx, struct errbuf *err);
+};
+
+extern const struct store_search_ops store__search_sqlite;
+/* Registers the SQLite search's ranking function (bourse_bm25) on a new connection. ERR_IO
+ * when the SQLite library has no FTS5. */
+struct sqlite3;
+enum err store__search_sqlite_attach(struct sqlite3 *db, struct errbuf *err);
+extern const struct store_search_ops store__search_pg;
+
+/* Decodes the UTF-8 code point at s (valid UTF-8); *len receives its byte length. */
+uint32_t store__utf8_next(const char *s, size_t *len);
+/* 1 for Han, kana and hangul code points: scripts written without spaces between words. */
+int store__cjk(uint32_t cp);
+/* 1 for what separates terms: ASCII space and punctuation, CJK and fullwidth punctuation. */
+int store__separator(uint32_t cp);
+
+/* Appends " AND <condition>" for each filter of q that is set, numbering its parameters from
+ * *count + 1 and appending them to params (room for STORE__FILTER_PARAMS_MAX more). */
+#define STORE__FILTER_PARAMS_MAX 12
+enum err store__search_filters(const struct store_listing_query *q, struct buf *sql,
+                               struct store_value *params, size_t *count);
+
 /* Copies a text column into a fixed buffer; ERR_CORRUPT if it does not fit. */
 enum err store__copy_text(char *dst, size_t cap, const struct store_value *v, struct errbuf *err);
 

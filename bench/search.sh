@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Catalogue search latency at scale (bench/search_bench.c; docs/decisions/0005-search.md):
+# p50 and p99 of GET /v1/listings' core path (core_listing_search: validation, the SQLite
+# FTS5 candidate query under the 2,000-candidate guard, facets, ranking, the page read back)
+# over LISTINGS synthetic bilingual listings, for selective and very common terms in Chinese
+# (one, two and four characters) and English, beside the bare FTS5 query on the same index
+# (SELECT rowid ... MATCH ... ORDER BY rank LIMIT 20), with the ratio of the p99s. The target
+# is a p99 under 20 ms for every query.
+#
+# Usage: bench/search.sh [listings] [rounds]
+# Env: KEEP_DIR=DIR keeps (and reuses) the built catalogue there instead of a temporary one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LISTINGS=${1:-100000}
+ROUNDS=${2:-200}
+
+make -s build/bench/search_bench >/dev/null
+if [ -n "${KEEP_DIR:-}" ]; then
+    DIR=$KEEP_DIR
+    mkdir -p "$DIR"
+else
+    DIR=$(mktemp -d "${TMPDIR:-/tmp}/bourse-searchbench.XXXXXX")
+    trap 'rm -rf "$DIR"' EXIT
+fi
+echo "# $(date -u +%FT%TZ)  $(uname -sr)  cpus=$(nproc)  sqlite $(pkg-config --modversion sqlite3)"
+./build/bench/search_bench "$DIR" "$LISTINGS" "$ROUNDS"

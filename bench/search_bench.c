@@ -1,0 +1,355 @@
+/*
+ * search_bench.c: catalogue search latency at scale (docs/decisions/0005-search.md).
+ *
+ * Builds a catalogue of N listings (default 100,000) in a SQLite store in DIR, with synthetic
+ * bilingual documents, then times queries through core_listing_search (validation, the
+ * backend's candidate query under the 2,000-candidate guard, facets, ranking, reading the page
+ * back) beside the bare FTS5 query a hand-written search would run on the same index: the
+ * ranked top 20 of every match (`ORDER BY rank LIMIT 20`), the ceiling a layer over FTS5
+ * could hope to reach. Queries cover selective and very common terms, Chinese of one, two and
+ * four characters, and English. Prints p50 and p99 of each and the ratio of the p99s.
+ *
+ *   search_bench DIR [LISTINGS] [ROUNDS]
+ *
+ * The documents: a title of two Chinese and two English words from a vocabulary of 60 each,
+ * a body of 25 Chinese and 15 English words; "企业数据" and "data" are in 80% of the bodies,
+ * "方言语音" and "dialect" in 0.1%. The store is built once per DIR and reused.
+ */
+#include "util/compat.h"
+#include "core/core.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE 20
+#define BATCH 5000
+
+static const char *const zh[] = {
+    "企业", "用电", "画像", "停车", "泊位", "专利", "征信", "语音", "人脸", "比对", "信贷", "风险",
+    "交通", "气象", "医疗", "农业", "物流", "零售", "金融", "电力", "能源", "客户", "评分", "预测",
+    "监测", "分析", "统计", "报告", "指数", "地图", "导航", "港口", "航运", "仓储", "电商", "消费",
+    "税务", "司法", "工商", "社保", "公积", "水务", "燃气", "通信", "基站", "卫星", "遥感", "土地",
+    "房产", "教育", "就业", "人口", "旅游", "餐饮", "车辆", "保险", "证券", "债券", "汇率", "价格",
+};
+static const char *const en[] = {
+    "enterprise", "electricity", "profile",   "parking",   "space",    "patent",     "credit",
+    "speech",     "face",        "matching",  "loan",      "risk",     "traffic",    "weather",
+    "health",     "farm",        "logistics", "retail",    "finance",  "power",      "energy",
+    "customer",   "score",       "forecast",  "monitor",   "analysis", "statistics", "report",
+    "index",      "map",         "route",     "port",      "shipping", "storage",    "commerce",
+    "spending",   "tax",         "court",     "registry",  "pension",  "housing",    "water",
+    "gas",        "telecom",     "tower",     "satellite", "imagery",  "land",       "property",
+    "school",     "jobs",        "census",    "tourism",   "dining",   "vehicle",    "insurance",
+    "securities", "bonds",       "exchange",  "prices",
+};
+_Static_assert(sizeof(zh) / sizeof(zh[0]) == 60, "60 Chinese words");
+_Static_assert(sizeof(en) / sizeof(en[0]) == 60, "60 English words");
+
+static const char *const categories[] = {"credit_inquiry", "finance",    "transport",
+                                         "energy",         "healthcare", "ai_training_data",
+                                         "geospatial",     "retail",     "patents"};
+static const char *const kinds[] = {"dataset", "api", "report", "model", "compute"};
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+
+static uint64_t next_random(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static size_t pick(size_t n)
+{
+    return (size_t)(next_random() % n);
+}
+
+static void die(const char *what, enum err rc, const struct errbuf *err)
+{
+    fprintf(stderr, "search_bench: %s: %s: %s\n", what, err_name(rc), err->msg);
+    exit(1);
+}
+
+/* The parents every listing row needs (foreign keys): one provider, one product, one
+ * revision. */
+static void parents_make(struct store *s)
+{
+    struct errbuf err;
+    errbuf_init(&err);
+    struct store_entity e;
+    memset(&e, 0, sizeof(e));
+    snprintf(e.id, sizeof(e.id), "ent_bench000000000000001");
+    snprintf(e.kind, sizeof(e.kind), "provider");
+    snprintf(e.status, sizeof(e.status), "verified");
+    snprintf(e.name, sizeof(e.name), "基准数据公司 Bench Data Co");
+    snprintf(e.country, sizeof(e.country), "CN");
+    enum err rc = store_entity_insert(s, &e, &err);
+    struct store_product p;
+    memset(&p, 0, sizeof(p));
+    snprintf(p.id, sizeof(p.id), "prd_bench000000000000001");
+    snprintf(p.provider_id, sizeof(p.provider_id), "%s", e.id);
+    snprintf(p.kind, sizeof(p.kind), "dataset");
+    p.latest_revision = 1;
+    snprintf(p.latest_revision_id, sizeof(p.latest_revision_id), "rev_bench000000000000001");
+    snprintf(p.title, sizeof(p.title), "bench");
+    snprintf(p.category, sizeof(p.category), "energy");
+    snprintf(p.classification, sizeof(p.classification), "corporate");
+    snprintf(p.sensitivity, sizeof(p.sensitivity), "general");
+    if (rc == ERR_OK) {
+        rc = store_product_insert(s, &p, &err);
+    }
+    struct store_revision r;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.id, sizeof(r.id), "%s", p.latest_revision_id);
+    snprintf(r.product_id, sizeof(r.product_id), "%s", p.id);
+    r.number = 1;
+    snprintf(r.provider_id, sizeof(r.provider_id), "%s", e.id);
+    snprintf(r.kind, sizeof(r.kind), "dataset");
+    snprintf(r.title, sizeof(r.title), "bench");
+    snprintf(r.category, sizeof(r.category), "energy");
+    snprintf(r.classification, sizeof(r.classification), "corporate");
+    snprintf(r.sensitivity, sizeof(r.sensitivity), "general");
+    snprintf(r.actor, sizeof(r.actor), "%s", e.id);
+    r.metadata = (char *)"{}";
+    if (rc == ERR_OK) {
+        rc = store_revision_insert(s, &r, &err);
+    }
+    if (rc != ERR_OK) {
+        die("cannot make the parent rows", rc, &err);
+    }
+}
+
+static void document(size_t i, struct buf *title, struct buf *body)
+{
+    buf_reset(title);
+    buf_reset(body);
+    (void)buf_appendf(title, "%s%s %s %s #%zu", zh[pick(60)], zh[pick(60)], en[pick(60)],
+                      en[pick(60)], i);
+    for (int w = 0; w < 25; w++) {
+        (void)buf_appendf(body, "%s%s", zh[pick(60)], w % 5 == 4 ? "，" : "");
+    }
+    (void)buf_append_str(body, "\n");
+    for (int w = 0; w < 15; w++) {
+        (void)buf_appendf(body, "%s ", en[pick(60)]);
+    }
+    if (pick(100) < 80) {
+        (void)buf_append_str(body, "\n企业数据 data");
+    }
+    if (pick(1000) == 0) {
+        (void)buf_append_str(body, "\n方言语音 dialect");
+    }
+    (void)buf_append_str(body, "\n基准数据公司 Bench Data Co");
+}
+
+static void listing_row(size_t i, struct store_listing *l)
+{
+    memset(l, 0, sizeof(*l));
+    snprintf(l->id, sizeof(l->id), "lst_b%019zu", i);
+    snprintf(l->product_id, sizeof(l->product_id), "prd_bench000000000000001");
+    snprintf(l->revision_id, sizeof(l->revision_id), "rev_bench000000000000001");
+    snprintf(l->provider_id, sizeof(l->provider_id), "ent_bench000000000000001");
+    snprintf(l->status, sizeof(l->status), "active");
+    snprintf(l->board, sizeof(l->board), "%s", pick(20) == 0 ? "international" : "main");
+    snprintf(l->category, sizeof(l->category), "%s", categories[pick(ARRAY_LEN(categories))]);
+    snprintf(l->kind, sizeof(l->kind), "%s", kinds[pick(ARRAY_LEN(kinds))]);
+    snprintf(l->classification, sizeof(l->classification), "corporate");
+    snprintf(l->price_model, sizeof(l->price_model), "fixed");
+    snprintf(l->currency, sizeof(l->currency), "CNY");
+    l->price = (int64_t)(10000 + pick(10000000));
+    l->price_json = (char *)"{}";
+    l->terms_json = (char *)"{}";
+    l->delivery = (int64_t)(1 + pick(7));
+    l->ref_low = -1;
+    l->ref_high = -1;
+    l->docid = (int64_t)i;
+    l->created_ms = 1795305540000 + (int64_t)i;
+    l->updated_ms = l->created_ms;
+}
+
+static void catalogue_build(struct store *s, size_t n)
+{
+    struct errbuf err;
+    errbuf_init(&err);
+    parents_make(s);
+    struct buf title, body;
+    buf_init(&title, 4096);
+    buf_init(&body, 16384);
+    int64_t t0 = clock_monotonic_ns();
+    for (size_t i = 0; i < n; i++) {
+        if (i % BATCH == 0) {
+            enum err rc = store_tx_begin(s, &err);
+            if (rc != ERR_OK) {
+                die("begin", rc, &err);
+            }
+        }
+        struct store_listing l;
+        listing_row(i, &l);
+        document(i, &title, &body);
+        snprintf(l.title, sizeof(l.title), "%s", title.data);
+        struct store_listing_doc doc = {title.data, body.data};
+        enum err rc = store_listing_insert(s, &l, NULL, 0, &doc, &err);
+        if (rc == ERR_OK && (i % BATCH == BATCH - 1 || i == n - 1)) {
+            rc = store_tx_commit(s, &err);
+        }
+        if (rc != ERR_OK) {
+            die("insert", rc, &err);
+        }
+    }
+    buf_release(&title);
+    buf_release(&body);
+    fprintf(stderr, "built %zu listings in %.1f s\n", n, (double)(clock_monotonic_ns() - t0) / 1e9);
+}
+
+static enum err count_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err)
+{
+    (void)err;
+    *(int64_t *)ctx = n == 1 && v[0].type == STORE_INT ? v[0].i : -1;
+    return ERR_OK;
+}
+
+static enum err nothing_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err)
+{
+    (void)v;
+    (void)n;
+    (void)err;
+    (*(int64_t *)ctx)++;
+    return ERR_OK;
+}
+
+static int compare_ns(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+struct query {
+    const char *label;
+    const char *q;
+    const char *bare_table; /* the FTS5 table a hand-written query would use */
+    const char *bare_match;
+};
+
+static const struct query queries[] = {
+    {"Chinese, selective, 4 chars", "方言语音", "listing_fts", "\"方言语音\""},
+    {"Chinese, common, 4 chars", "企业数据", "listing_fts", "\"企业数据\""},
+    {"Chinese, common, 2 chars", "数据", "listing_grams", "\"数据\" *"},
+    {"Chinese, 2 chars", "用电", "listing_grams", "\"用电\" *"},
+    {"Chinese, 1 char", "电", "listing_grams", "\"电\" *"},
+    {"English, selective", "dialect", "listing_fts", "\"dialect\""},
+    {"English, common", "data", "listing_fts", "\"data\""},
+    {"English, two words", "parking credit", "listing_fts", "\"parking\" AND \"credit\""},
+};
+
+struct timing {
+    int64_t p50_ns;
+    int64_t p99_ns;
+};
+
+static struct timing percentiles(int64_t *ns, size_t n)
+{
+    qsort(ns, n, sizeof(ns[0]), compare_ns);
+    struct timing t = {ns[n / 2], ns[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1]};
+    return t;
+}
+
+static void run(struct core *c, const struct query *qu, size_t rounds, int64_t *ns)
+{
+    struct core_principal anonymous;
+    memset(&anonymous, 0, sizeof(anonymous));
+    struct core_listing_search s = {.q = qu->q, .price_min = -1, .price_max = -1, .limit = PAGE};
+    struct store_listing_results r;
+    struct errbuf err;
+    errbuf_init(&err);
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT rowid FROM %s WHERE %s MATCH $1 ORDER BY rank LIMIT %d",
+             qu->bare_table, qu->bare_table, PAGE);
+    struct store_value p = store_text(qu->bare_match);
+    size_t total = 0;
+    int truncated = 0;
+    int64_t all = 0;
+    char count_sql[256];
+    snprintf(count_sql, sizeof(count_sql), "SELECT COUNT(*) FROM %s WHERE %s MATCH $1",
+             qu->bare_table, qu->bare_table);
+    (void)store_query(c->store, count_sql, &p, 1, count_cb, &all, NULL, &err);
+    struct timing ours, bare;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < rounds + 3; i++) {
+            int64_t t0 = clock_monotonic_ns();
+            enum err rc;
+            if (pass == 0) {
+                rc = core_listing_search(c, &anonymous, &s, &r, &err);
+                total = r.total;
+                truncated = r.truncated;
+                store_listing_results_release(&r);
+            } else {
+                int64_t rows = 0;
+                rc = store_query(c->store, sql, &p, 1, nothing_cb, &rows, NULL, &err);
+            }
+            if (rc != ERR_OK) {
+                die(qu->label, rc, &err);
+            }
+            if (i >= 3) { /* three warm-up rounds */
+                ns[i - 3] = clock_monotonic_ns() - t0;
+            }
+        }
+        if (pass == 0) {
+            ours = percentiles(ns, rounds);
+        } else {
+            bare = percentiles(ns, rounds);
+        }
+    }
+    double ratio = bare.p99_ns > 0 ? (double)ours.p99_ns / (double)bare.p99_ns : 0;
+    printf("%-28s %-14s %7" PRId64 " %5zu%s %8.2f %8.2f   %8.2f %8.2f   %6.2f  %s\n", qu->label,
+           qu->q, all, total, truncated ? "+" : " ", (double)ours.p50_ns / 1e6,
+           (double)ours.p99_ns / 1e6, (double)bare.p50_ns / 1e6, (double)bare.p99_ns / 1e6, ratio,
+           ours.p99_ns < 20 * 1000000 ? "ok" : "OVER 20 ms");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || sodium_init() < 0) {
+        fprintf(stderr, "usage: search_bench DIR [LISTINGS] [ROUNDS]\n");
+        return 2;
+    }
+    size_t n = argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : 100000;
+    size_t rounds = argc > 3 ? (size_t)strtoul(argv[3], NULL, 10) : 200;
+    log_set_level(LOG_WARN);
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/catalogue-%zu.db", argv[1], n);
+    struct errbuf err;
+    errbuf_init(&err);
+    struct core c;
+    memset(&c, 0, sizeof(c));
+    c.clock = &clock_system;
+    c.rng = &rng_system;
+    enum err rc = store_open(path, &c.store, &err);
+    if (rc != ERR_OK) {
+        die("open", rc, &err);
+    }
+    int64_t have = 0;
+    (void)store_query(c.store, "SELECT COUNT(*) FROM listings", NULL, 0, count_cb, &have, NULL,
+                      &err);
+    if (have != (int64_t)n) {
+        catalogue_build(c.store, n);
+    }
+    int64_t *ns = malloc(sizeof(int64_t) * (rounds + 3));
+    printf("catalogue search over %zu listings (SQLite FTS5; a page of %d; guard %d candidates; "
+           "%zu rounds)\n",
+           n, PAGE, STORE_SEARCH_CANDIDATES_MAX, rounds);
+    printf("%-28s %-14s %7s %6s %8s %8s   %8s %8s   %6s\n", "query", "q", "matches", "ranked",
+           "p50 ms", "p99 ms", "bare p50", "bare p99", "ratio");
+    for (size_t i = 0; i < ARRAY_LEN(queries); i++) {
+        run(&c, &queries[i], rounds, ns);
+    }
+    printf("ranked: candidates the catalogue ranked (+: the guard cut; the rest are not scored); "
+           "bare: SELECT rowid ... MATCH ... ORDER BY rank LIMIT %d on the same index; ratio: "
+           "catalogue p99 / bare p99\n",
+           PAGE);
+    free(ns);
+    store_close(c.store);
+    return 0;
+}
