@@ -36,7 +36,8 @@ val() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 echo "# $(date -u +%FT%TZ)  $(uname -sr)  cpus=$(nproc)  disk=$(df -P "$TMP" | awk 'NR==2{print $1}')"
-echo "# $ACCOUNTS accounts, $PER_TX transfers per durable commit, $(grep -o "CLEARING_BATCH_MAX [0-9]*" src/clearing/clearing.h | head -n 1 | cut -d" " -f2) per ledger call"
+PER_CALL=$(awk '/^#define CLEARING_BATCH_MAX / {print $3; exit}' src/clearing/clearing.h)
+echo "# $ACCOUNTS accounts, $PER_TX transfers per durable commit, $PER_CALL per ledger call"
 
 echo "## SQLite: $TRANSFERS transfers"
 build/bench/ledger_bench "$TMP/ledger.db" "$TMP/ceiling.db" "$ACCOUNTS" "$TRANSFERS" "$PER_TX" >"$TMP/sqlite.out"

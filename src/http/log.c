@@ -10,6 +10,8 @@
 #include "http/http.h"
 #include "http/http_int.h"
 
+#include "clearing/clearing.h"
+
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -56,6 +58,16 @@ void http__log_tick(struct http_server *srv, int force)
     srv->log_last_ms = now;
     if (!log_leader_check(srv)) {
         return;
+    }
+    /* Escrow holds past their timeout are voided by the leader, once per tick. */
+    struct clearing ledger = {srv->core.store, srv->core.clock, srv->core.rng};
+    size_t voided = 0;
+    struct errbuf sweep_err;
+    errbuf_init(&sweep_err);
+    if (clearing_sweep(&ledger, CLEARING_BATCH_MAX, &voided, &sweep_err) != ERR_OK) {
+        log_msg(LOG_ERROR, "escrow sweep failed: %s", sweep_err.msg);
+    } else if (voided > 0) {
+        log_msg(LOG_INFO, "escrow sweep voided %zu expired holds", voided);
     }
     int64_t deadline = now + HTTP_LOG_TICK_BUDGET_MS;
     for (;;) {

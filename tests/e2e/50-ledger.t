@@ -174,10 +174,15 @@ HOLD3=$(jbody .id)
 sleep 1.2
 req POST "/v1/ledger/holds/$HOLD3/post" '{"provider":"'$PROV'"}'
 is "$STATUS" 409 "an expired hold cannot be settled"
+# The leader's tick sweeps expired holds by itself; a manual sweep finds nothing left.
+for _ in $(seq 30); do
+    req GET "/v1/ledger/transfers/$HOLD3"
+    [ "$(jbody .state)" = voided ] && break
+    sleep 0.1
+done
+is "$(jbody .state)" voided "the server's own sweep voids the expired hold"
 req POST /v1/ledger/sweep ""
-is "$(jbody .voided)" 1 "the sweep voids the expired hold"
-req GET "/v1/ledger/transfers/$HOLD3"
-is "$(jbody .state)" voided "and it is voided"
+is "$(jbody .voided)" 0 "a manual sweep then finds nothing due"
 req GET "/v1/entities/$BUYER/accounts" "" "$BUYERKEY"
 is "$(jbody '[.items[] | select(.kind=="available")][0].available')" 650001 "every release returned the funds"
 
