@@ -23,13 +23,15 @@
 
 /* ---- vocabulary ------------------------------------------------------------------------- */
 
+/* The operator is deliberately not 0: a zeroed (anonymous) principal must never read as it.
+ * A zeroed principal is an applied provider with no id, which may do nothing. */
 enum core_kind {
-    CORE_KIND_OPERATOR,
     CORE_KIND_PROVIDER,
     CORE_KIND_BUYER,
     CORE_KIND_BROKER,
     CORE_KIND_SERVICE_FIRM,
     CORE_KIND_REGULATOR,
+    CORE_KIND_OPERATOR,
     CORE_KIND__COUNT
 };
 

@@ -10,7 +10,9 @@
 #include "util/banned.h"
 
 static const char *const kind_names[CORE_KIND__COUNT] = {
-    "operator", "provider", "buyer", "broker", "service_firm", "regulator",
+    [CORE_KIND_PROVIDER] = "provider",   [CORE_KIND_BUYER] = "buyer",
+    [CORE_KIND_BROKER] = "broker",       [CORE_KIND_SERVICE_FIRM] = "service_firm",
+    [CORE_KIND_REGULATOR] = "regulator", [CORE_KIND_OPERATOR] = "operator",
 };
 static const char *const status_names[CORE_STATUS__COUNT] = {
     "applied",

@@ -123,6 +123,13 @@ static enum err terms_split(struct store__search *q, struct errbuf *err)
 {
     const char *text = q->q->text;
     size_t n = strlen(text);
+    if (q->q->any_term && n > STORE_SEARCH_TEXT_MAX) {
+        /* A demand's text may be longer than a query: its first fragments are enough. */
+        n = STORE_SEARCH_TEXT_MAX;
+        while (n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80) {
+            n--;
+        }
+    }
     if (n > STORE_SEARCH_TEXT_MAX || !text_valid_utf8(text, n)) {
         return err_set(err, ERR_INVALID, "q", "the query must be UTF-8 text of at most %d bytes",
                        STORE_SEARCH_TEXT_MAX);

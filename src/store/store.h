@@ -695,7 +695,7 @@ enum err store_ledger_account_insert(struct store *s, const struct store_ledger_
  * present: the caller read them in this transaction). On SQLite, STORE_LEDGER_UPDATE_MAX per
  * statement; on PostgreSQL one round trip for all (see store_ledger_transfers_insert).
  * ERR_NOT_FOUND (SQLite) if one is absent. */
-#define STORE_LEDGER_UPDATE_MAX 4 /* 7 parameters each, within the backends' 32 */
+#define STORE_LEDGER_UPDATE_MAX 4  /* 7 parameters each, within the backends' 32 */
 #define STORE_LEDGER_WRITE_MAX 256 /* rows per call of the two batch writes */
 enum err store_ledger_accounts_update(struct store *s, const struct store_ledger_account *const *a,
                                       size_t count, struct errbuf *err);

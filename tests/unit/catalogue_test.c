@@ -547,6 +547,19 @@ static void test_catalogue__search_and_matchmaking(void **state)
     expect(core_inbox_list(&f->core, &prov.who, NULL, NULL, 10, &page, &err), ERR_OK, &err, NULL);
     assert_int_equal(page.count, 2); /* two listings matched, one demand each */
     store_notification_page_release(&page);
+    /* A demand longer than a search query still matches, on its first fragments. */
+    char text[1600] = "企业用电画像";
+    for (size_t used = strlen(text); used + 12 < 1200; used += 12) {
+        memcpy(text + used, "，长描述", 13); /* 4 characters, 12 bytes, and the NUL */
+    }
+    dj = json_pack("{s:s, s:s, s:s, s:{s:i, s:s}, s:s}", "text", text, "category", "energy",
+                   "purpose", "贷款", "budget", "amount", 100000, "currency", "CNY", "deadline",
+                   "2026-12-21T00:00:00Z");
+    struct store_demand long_demand;
+    expect(core_demand_post(&f->core, &early.who, dj, &long_demand, &matched, &err), ERR_OK, &err,
+           NULL);
+    json_decref(dj);
+    assert_int_equal(matched, 1);
     /* Closing. */
     expect(core_demand_close(&f->core, &early.who, d.id, NULL, &d, &err), ERR_FORBIDDEN, &err,
            "id");

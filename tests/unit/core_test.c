@@ -367,6 +367,31 @@ static void test_core__visibility(void **state)
     assert_int_equal(core_entity_list(&f->core, &f->operator, & filter, &page, NULL), ERR_INVALID);
 }
 
+/* A zeroed principal (no credentials) must never act as the operator or see anything. */
+static void test_core__anonymous_principal_has_no_power(void **state)
+{
+    struct fixture *f = *state;
+    struct store_entity e, out;
+    struct core_principal who;
+    apply_ok(f, "provider", "91110000802100433B", &e, &who);
+    struct core_principal anon;
+    memset(&anon, 0, sizeof(anon));
+    int64_t before = event_count(f);
+    assert_int_not_equal(anon.kind, CORE_KIND_OPERATOR);
+    assert_false(core_principal_active(&anon));
+    assert_int_equal(core_entity_review(&f->core, &anon, e.id, "verify", "", &out, NULL),
+                     ERR_FORBIDDEN);
+    struct store_cert c;
+    assert_int_equal(core_cert_issue(&f->core, &anon, e.id, "trading", &c, NULL), ERR_FORBIDDEN);
+    struct core_new_key key;
+    assert_int_equal(core_key_create(&f->core, &anon, e.id, "", &key, NULL), ERR_FORBIDDEN);
+    assert_int_equal(core_entity_get(&f->core, &anon, e.id, &out, NULL), ERR_NOT_FOUND);
+    struct store_entity_filter filter = {.limit = 10};
+    struct store_entity_page page;
+    assert_int_equal(core_entity_list(&f->core, &anon, &filter, &page, NULL), ERR_FORBIDDEN);
+    assert_int_equal(event_count(f), before);
+}
+
 /* Every allocation failure in apply returns an error and writes nothing. */
 static void test_core__apply_allocation_failures(void **state)
 {
@@ -401,6 +426,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_core__certificates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_core__keys_and_authentication, setup, teardown),
         cmocka_unit_test_setup_teardown(test_core__visibility, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_core__anonymous_principal_has_no_power, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_core__apply_allocation_failures, setup, teardown),
     };
     if (sodium_init() < 0) {
