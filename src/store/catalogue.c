@@ -60,34 +60,6 @@ static enum err dup_col(char **dst, const struct store_value *v, struct errbuf *
     return *dst != NULL ? ERR_OK : err_set(err, ERR_NOMEM, "", "out of memory");
 }
 
-static enum err count_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err)
-{
-    if (n != 1 || v[0].type != STORE_INT) {
-        return err_set(err, ERR_CORRUPT, "", "a count is not an integer");
-    }
-    *(int64_t *)ctx = v[0].i;
-    return ERR_OK;
-}
-
-/* A cursor "<ms>.<id>" of the last row of the previous page. */
-static enum err cursor_parse(const char *cursor, int64_t *ms, char id[ID_MAX], struct errbuf *err)
-{
-    const char *dot = strchr(cursor, '.');
-    if (dot == NULL || dot == cursor || dot - cursor > 18 || !id_valid(dot + 1, NULL)) {
-        return err_set(err, ERR_INVALID, "cursor", "malformed cursor");
-    }
-    int64_t v = 0;
-    for (const char *p = cursor; p < dot; p++) {
-        if (*p < '0' || *p > '9') {
-            return err_set(err, ERR_INVALID, "cursor", "malformed cursor");
-        }
-        v = v * 10 + (*p - '0');
-    }
-    *ms = v;
-    snprintf(id, ID_MAX, "%s", dot + 1);
-    return ERR_OK;
-}
-
 /* Rows into a growing array of fixed-size items, at most max. */
 typedef enum err row_parse_fn(void *item, const struct store_value *v, size_t n,
                               struct errbuf *err);
@@ -427,7 +399,7 @@ enum err store_listing_buyer_named(struct store *s, const char *listing_id, cons
     enum err rc = store_query(s,
                               "SELECT COUNT(*) FROM listing_buyers WHERE listing_id = $1"
                               " AND buyer_id = $2",
-                              v, 2, count_cb, &n, NULL, err);
+                              v, 2, store__count_cb, &n, NULL, err);
     *named = rc == ERR_OK && n > 0;
     return rc;
 }
@@ -440,7 +412,7 @@ enum err store_listing_count_active(struct store *s, const char *product_id, con
     return store_query(s,
                        "SELECT COUNT(*) FROM listings WHERE product_id = $1 AND board = $2"
                        " AND status = 'active' AND private_offer = 0",
-                       v, 2, count_cb, count, NULL, err);
+                       v, 2, store__count_cb, count, NULL, err);
 }
 
 struct values_ctx {
@@ -581,7 +553,7 @@ enum err store_demand_list(struct store *s, const struct store_demand_filter *f,
     int64_t before_ms = INT64_MAX;
     char before_id[ID_MAX] = "";
     if (f->cursor != NULL) {
-        enum err rc = cursor_parse(f->cursor, &before_ms, before_id, err);
+        enum err rc = store__cursor_parse(f->cursor, &before_ms, before_id, err);
         if (rc != ERR_OK) {
             return rc;
         }
@@ -667,7 +639,7 @@ enum err store_demand_matched(struct store *s, const char *demand_id, const char
     enum err rc = store_query(s,
                               "SELECT COUNT(*) FROM demand_matches WHERE demand_id = $1"
                               " AND listing_id = $2",
-                              v, 2, count_cb, &n, NULL, err);
+                              v, 2, store__count_cb, &n, NULL, err);
     *matched = rc == ERR_OK && n > 0;
     return rc;
 }
@@ -806,7 +778,7 @@ enum err store_notification_list(struct store *s, const struct store_notificatio
     int64_t before_ms = INT64_MAX;
     char before_id[ID_MAX] = "";
     if (f->cursor != NULL) {
-        enum err rc = cursor_parse(f->cursor, &before_ms, before_id, err);
+        enum err rc = store__cursor_parse(f->cursor, &before_ms, before_id, err);
         if (rc != ERR_OK) {
             return rc;
         }
@@ -827,7 +799,7 @@ enum err store_notification_list(struct store *s, const struct store_notificatio
         rc = store_query(s,
                          "SELECT COUNT(*) FROM notifications WHERE recipient_id = $1"
                          " AND read_ms = 0",
-                         u, 1, count_cb, &page->unread, NULL, err);
+                         u, 1, store__count_cb, &page->unread, NULL, err);
     }
     if (rc != ERR_OK) {
         mem_free(r.items);

@@ -48,36 +48,6 @@ static enum err dup_text(char **dst, const struct store_value *v, struct errbuf 
     return *dst != NULL ? ERR_OK : err_set(err, ERR_NOMEM, "", "out of memory");
 }
 
-static enum err count_cb(void *ctx, const struct store_value *c, size_t n, struct errbuf *err)
-{
-    (void)err;
-    ASSERT(n == 1);
-    *(int64_t *)ctx = c[0].type == STORE_INT ? c[0].i : 0;
-    return ERR_OK;
-}
-
-/* A cursor is "<ms>.<id>" of the last row of the previous page. */
-static enum err cursor_parse(const char *cursor, int64_t *ms, char id[ID_MAX], struct errbuf *err)
-{
-    const char *dot = strchr(cursor, '.');
-    if (dot == NULL || dot == cursor || dot - cursor > 18) {
-        return err_set(err, ERR_INVALID, "cursor", "malformed cursor");
-    }
-    int64_t v = 0;
-    for (const char *p = cursor; p < dot; p++) {
-        if (*p < '0' || *p > '9') {
-            return err_set(err, ERR_INVALID, "cursor", "malformed cursor");
-        }
-        v = v * 10 + (*p - '0');
-    }
-    if (!id_valid(dot + 1, NULL)) {
-        return err_set(err, ERR_INVALID, "cursor", "malformed cursor");
-    }
-    *ms = v;
-    snprintf(id, ID_MAX, "%s", dot + 1);
-    return ERR_OK;
-}
-
 /* A growing array of fixed-size rows filled by a row parser. */
 typedef enum err row_parse_fn(void *item, const struct store_value *v, size_t n,
                               struct errbuf *err);
@@ -129,7 +99,7 @@ static enum err page_query(struct store *s, const char *sql, struct store_value 
     char after_id[ID_MAX] = "";
     next_cursor[0] = '\0';
     if (cursor != NULL) {
-        enum err rc = cursor_parse(cursor, &after_ms, after_id, err);
+        enum err rc = store__cursor_parse(cursor, &after_ms, after_id, err);
         if (rc != ERR_OK) {
             return rc;
         }
@@ -314,7 +284,7 @@ enum err store_product_access(struct store *s, const char *product_id, const cha
         "  AND (holder_id = $2 OR pledgee_id = $2)"
         " UNION ALL SELECT h.rights_id FROM rights_history h JOIN rights r ON r.id = h.rights_id"
         "  WHERE r.product_id = $1 AND h.counterparty = $2) AS access",
-        v, ARRAY_LEN(v), count_cb, &n, NULL, err);
+        v, ARRAY_LEN(v), store__count_cb, &n, NULL, err);
     if (rc == ERR_OK) {
         *has = n > 0;
     }
@@ -627,7 +597,7 @@ enum err store_rights_count_live(struct store *s, const char *revision_id, const
     return store_query(s,
                        "SELECT COUNT(*) FROM rights WHERE revision_id = $1 AND right_type = $2"
                        " AND status <> 'revoked'",
-                       v, ARRAY_LEN(v), count_cb, count, NULL, err);
+                       v, ARRAY_LEN(v), store__count_cb, count, NULL, err);
 }
 
 enum err store_rights_entitled(struct store *s, const char *revision_id, const char *right,
@@ -641,7 +611,7 @@ enum err store_rights_entitled(struct store *s, const char *revision_id, const c
         "SELECT COUNT(*) FROM rights r WHERE r.revision_id = $1 AND r.right_type = $2"
         " AND r.status <> 'revoked' AND (r.holder_id = $3 OR EXISTS (SELECT 1 FROM rights_history"
         " h WHERE h.rights_id = r.id AND h.action = 'licensed' AND h.counterparty = $3))",
-        v, ARRAY_LEN(v), count_cb, &n, NULL, err);
+        v, ARRAY_LEN(v), store__count_cb, &n, NULL, err);
     if (rc == ERR_OK) {
         *has = n > 0;
     }

@@ -107,27 +107,20 @@ enum err store_entity_get(struct store *s, const char *id, struct store_entity *
     return rc;
 }
 
-static enum err count_cb(void *ctx, const struct store_value *c, size_t n, struct errbuf *err)
-{
-    (void)err;
-    ASSERT(n == 1);
-    *(int64_t *)ctx = c[0].type == STORE_INT ? c[0].i : 0;
-    return ERR_OK;
-}
-
 enum err store_entity_count_uscc(struct store *s, const char *uscc, int64_t *count,
                                  struct errbuf *err)
 {
     struct store_value p[] = {store_text(uscc)};
     *count = 0;
     return store_query(s, "SELECT COUNT(*) FROM entities WHERE uscc = $1 AND status <> 'rejected'",
-                       p, 1, count_cb, count, NULL, err);
+                       p, 1, store__count_cb, count, NULL, err);
 }
 
 enum err store_entity_count(struct store *s, int64_t *count, struct errbuf *err)
 {
     *count = 0;
-    return store_query(s, "SELECT COUNT(*) FROM entities", NULL, 0, count_cb, count, NULL, err);
+    return store_query(s, "SELECT COUNT(*) FROM entities", NULL, 0, store__count_cb, count, NULL,
+                       err);
 }
 
 void store_entity_page_release(struct store_entity_page *page)
@@ -156,28 +149,6 @@ static enum err entity_page_cb(void *ctx, const struct store_value *c, size_t n,
     return rc;
 }
 
-/* A cursor is "<created_ms>.<id>" of the last row of the previous page. */
-static enum err cursor_parse(const char *cursor, int64_t *ms, char id[ID_MAX], struct errbuf *err)
-{
-    const char *dot = strchr(cursor, '.');
-    if (dot == NULL || dot == cursor || dot - cursor > 19) {
-        return err_set(err, ERR_INVALID, "cursor", "malformed cursor");
-    }
-    int64_t v = 0;
-    for (const char *p = cursor; p < dot; p++) {
-        if (*p < '0' || *p > '9') {
-            return err_set(err, ERR_INVALID, "cursor", "malformed cursor");
-        }
-        v = v * 10 + (*p - '0');
-    }
-    if (!id_valid(dot + 1, NULL)) {
-        return err_set(err, ERR_INVALID, "cursor", "malformed cursor");
-    }
-    *ms = v;
-    snprintf(id, ID_MAX, "%s", dot + 1);
-    return ERR_OK;
-}
-
 /* Escapes LIKE metacharacters with backslash. out must hold 2 * strlen(q) + 1 bytes. */
 static void like_escape(const char *q, char *out)
 {
@@ -201,7 +172,7 @@ enum err store_entity_list(struct store *s, const struct store_entity_filter *f,
     int64_t after_ms = 0;
     char after_id[ID_MAX] = "";
     if (f->cursor != NULL) {
-        enum err rc = cursor_parse(f->cursor, &after_ms, after_id, err);
+        enum err rc = store__cursor_parse(f->cursor, &after_ms, after_id, err);
         if (rc != ERR_OK) {
             return rc;
         }

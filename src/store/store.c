@@ -203,3 +203,36 @@ enum err store__copy_text(char *dst, size_t cap, const struct store_value *v, st
     dst[v->len] = '\0';
     return ERR_OK;
 }
+
+enum err store__cursor_parse(const char *cursor, int64_t *ms, char id[ID_MAX], struct errbuf *err)
+{
+    ASSERT(cursor != NULL);
+    const char *dot = strchr(cursor, '.');
+    if (dot == NULL || dot == cursor || dot - cursor > 18 || !id_valid(dot + 1, NULL)) {
+        return err_set(err, ERR_INVALID, "cursor", "malformed cursor");
+    }
+    int64_t v = 0;
+    for (const char *p = cursor; p < dot; p++) {
+        if (*p < '0' || *p > '9') {
+            return err_set(err, ERR_INVALID, "cursor", "malformed cursor");
+        }
+        v = v * 10 + (*p - '0');
+    }
+    *ms = v;
+    snprintf(id, ID_MAX, "%s", dot + 1);
+    return ERR_OK;
+}
+
+enum err store__count_cb(void *ctx, const struct store_value *c, size_t n, struct errbuf *err)
+{
+    ASSERT(n == 1);
+    if (c[0].type == STORE_NULL) {
+        *(int64_t *)ctx = 0;
+        return ERR_OK;
+    }
+    if (c[0].type != STORE_INT) {
+        return err_set(err, ERR_CORRUPT, "", "a count is not an integer");
+    }
+    *(int64_t *)ctx = c[0].i;
+    return ERR_OK;
+}

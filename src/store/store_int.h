@@ -78,6 +78,14 @@ int store__separator(uint32_t cp);
 enum err store__search_filters(const struct store_listing_query *q, struct buf *sql,
                                struct store_value *params, size_t *count);
 
+/* Parses a page cursor "<ms>.<id>" (the last row of the previous page). ERR_INVALID with
+ * field "cursor" for anything else. */
+enum err store__cursor_parse(const char *cursor, int64_t *ms, char id[ID_MAX], struct errbuf *err);
+
+/* Row callback for "SELECT COUNT(*)": stores the one integer column in *(int64_t *)ctx
+ * (NULL reads as 0). ERR_CORRUPT for anything but an integer. */
+enum err store__count_cb(void *ctx, const struct store_value *c, size_t n, struct errbuf *err);
+
 /* Copies a text column into a fixed buffer; ERR_CORRUPT if it does not fit. */
 enum err store__copy_text(char *dst, size_t cap, const struct store_value *v, struct errbuf *err);
 
