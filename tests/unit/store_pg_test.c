@@ -522,6 +522,19 @@ static int leader(struct store *s)
     return is_leader;
 }
 
+/* Takes over within a bound: PostgreSQL releases a closed session's locks asynchronously,
+ * when its backend process exits, so the next node may have to ask a few times. */
+static int leader_within(struct store *s, int tries)
+{
+    for (int i = 0; i < tries; i++) {
+        if (leader(s)) {
+            return 1;
+        }
+        usleep(50 * 1000);
+    }
+    return 0;
+}
+
 /* Two connections are two nodes: one leads; the other takes over when the leader's connection
  * closes or is killed, and a leader whose connection was reset notices that it lost the lock. */
 static void test_store__pg_leader(void **state)
@@ -537,7 +550,7 @@ static void test_store__pg_leader(void **state)
     /* The leader closes: the other takes over at its next try. */
     store_close(a);
     fx.s = NULL;
-    assert_int_equal(leader(b), 1);
+    assert_int_equal(leader_within(b, 100), 1);
     assert_int_equal(store_open(fx.url, &a, NULL), ERR_OK);
     fx.s = a;
     assert_int_equal(leader(a), 0);
@@ -554,10 +567,10 @@ static void test_store__pg_leader(void **state)
              " AND l.objid = %u AND l.granted",
              fx.db, (unsigned)(0x626F757273650002 & 0xffffffffu));
     assert_int_equal(admin_exec(sql), ERR_OK);
-    assert_int_equal(leader(b), 1);
+    assert_int_equal(leader_within(b, 100), 1);
     assert_int_equal(leader(a), 0);
     store_close(b);
-    assert_int_equal(leader(a), 1);
+    assert_int_equal(leader_within(a, 100), 1);
 }
 
 /* An exchange moves from SQLite to PostgreSQL with its log byte for byte; a second copy into
