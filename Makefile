@@ -4,7 +4,7 @@
 # SANITIZE=address,undefined builds into build/san with the sanitizers on.
 
 CC ?= gcc
-MODULES := util core store tlog clearing pricing http cli
+MODULES := util core store tlog clearing pricing delivery http cli
 PKGS := libh2o-evloop jansson libsodium sqlite3 libcurl libpq
 
 ifeq ($(SANITIZE),)

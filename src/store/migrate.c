@@ -352,13 +352,15 @@ const struct store_migration store__migrations[] = {
         "  read_ms BIGINT NOT NULL,"
         "  log_index BIGINT NOT NULL);"
         "CREATE INDEX notifications_recipient ON notifications (recipient_id, created_ms, id);"},
-    /* 6: trading (orders, negotiations, auctions, contracts, disputes): src/store/trading.c.
+    /* 6: contracts, signatures, deliveries, disputes, subscriptions: src/store/contracts.c.
      * Reserved while it is written; its owner replaces this SQL. */
     {6, "SELECT 1;"},
     /* 7: delivery (objects, uploads, download tokens): src/store/delivery.c. Reserved. */
     {7, "SELECT 1;"},
     /* 8: rate limits and idempotency retention: src/store/limits.c. Reserved. */
     {8, "SELECT 1;"},
+    /* 9: orders, negotiations, auctions and bids: src/store/trading.c. Reserved. */
+    {9, "SELECT 1;"},
 };
 
 const size_t store__migrations_count = ARRAY_LEN(store__migrations);
