@@ -7,11 +7,15 @@
 #   h2o    bench/http_spike/h2o_hello.c  (libh2o-evloop 2.2.5, one thread)
 #   mhd    bench/http_spike/mhd_hello.c  (libmicrohttpd, one epoll thread)
 #   bourse $BOURSE_BIN serve ... (only if BOURSE_BIN is set)
+#   bourse-auth  the same server: GET /v1/entities/<operator> with the operator's API key (an
+#          authenticated read: key lookup, rate-limit check, one row read)
 # and runs wrk -t1 -c32 -d${DURATION}s against each in turn, never two at once.
 # Loopback only; everything it starts is stopped on exit.
 #
 # Env: DURATION (seconds per target, default 10), WARMUP (seconds, default 1),
-#      BOURSE_BIN (optional path to the bourse binary).
+#      BOURSE_BIN (optional path to the bourse binary), BOURSE_RATE_LIMIT (passed to bourse:
+#      default 1000000 a second, so that the limiter runs on every request but refuses none;
+#      0 turns it off; docs/decisions/0006-rate-limits.md), ONLY_BOURSE=1 (skip the others).
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -119,6 +123,7 @@ EOF
 # --- targets ---------------------------------------------------------------
 NAMES=()
 URLS=()
+HDRS=()
 start() { # name port cmd...
     local name=$1 port=$2
     shift 2
@@ -126,16 +131,22 @@ start() { # name port cmd...
     PIDS+=($!)
     NAMES+=("$name")
     URLS+=("http://127.0.0.1:$port/healthz")
+    HDRS+=("X-Bench: 1")
 }
 
-start nginx "$NGINX_PORT" nginx -p "$TMP/nginx" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf"
-free_port; start h2o "$PORT" "$TMP/h2o_hello" "$PORT"
-free_port; start mhd "$PORT" "$TMP/mhd_hello" "$PORT"
+if [[ ${ONLY_BOURSE:-0} != 1 ]]; then
+    start nginx "$NGINX_PORT" nginx -p "$TMP/nginx" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf"
+    free_port; start h2o "$PORT" "$TMP/h2o_hello" "$PORT"
+    free_port; start mhd "$PORT" "$TMP/mhd_hello" "$PORT"
+fi
+BOURSE_I=
 if [[ -n ${BOURSE_BIN:-} ]]; then
     if [[ -x $BOURSE_BIN ]]; then
         mkdir -p "$TMP/bourse-data"
         free_port
-        start bourse "$PORT" "$BOURSE_BIN" serve --listen "127.0.0.1:$PORT" --data "$TMP/bourse-data"
+        BOURSE_I=${#NAMES[@]}
+        BOURSE_RATE_LIMIT=${BOURSE_RATE_LIMIT:-1000000} \
+            start bourse "$PORT" "$BOURSE_BIN" serve --listen "127.0.0.1:$PORT" --data "$TMP/bourse-data"
     else
         echo "http_server.sh: BOURSE_BIN=$BOURSE_BIN is not executable; skipping it" >&2
     fi
@@ -148,13 +159,27 @@ wait_ready() { # index
             cat "$TMP/${NAMES[$i]}.log" >&2 || true
             die "${NAMES[$i]} exited before answering"
         fi
-        if [[ $(curl -sf --max-time 1 "${URLS[$i]}" 2>/dev/null) == '{"status":"ok"'* ]]; then
+        if [[ $(curl -sf --max-time 1 "${URLS[$i]}" 2>/dev/null) == *'"status":"ok"'* ]]; then
             return 0
         fi
         sleep 0.1
     done
     die "${NAMES[$i]} did not answer ${URLS[$i]} with $BODY within 10s"
 }
+
+# The authenticated read: the operator reads its own entity with its key.
+if [[ -n $BOURSE_I ]]; then
+    wait_ready "$BOURSE_I"
+    BURL=${URLS[$BOURSE_I]%/healthz}
+    OPKEY=$(<"$TMP/bourse-data/operator.key")
+    OPID=$(curl -sf -H "Authorization: Bearer $OPKEY" "$BURL/v1/entities?kind=operator&limit=1" |
+        sed -n 's/.*"id":"\(ent_[a-z0-9]*\)".*/\1/p')
+    [[ -n $OPID ]] || die "cannot find the operator's entity"
+    NAMES+=("bourse-auth")
+    URLS+=("$BURL/v1/entities/$OPID")
+    HDRS+=("Authorization: Bearer $OPKEY")
+    PIDS+=("${PIDS[$BOURSE_I]}")
+fi
 
 # --- run -------------------------------------------------------------------
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ)  $(uname -sr)  cpus=$(nproc)"
@@ -164,8 +189,8 @@ echo "# nginx $(nginx -v 2>&1 | sed 's/.*nginx\///')," \
     "$(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}')"
 echo "# wrk -t1 -c$CONNS -d${DURATION}s (after a ${WARMUP}s warm-up), one target at a time"
 
-run_wrk() { # seconds url outfile; in the background so a signal stops it at once
-    timeout $(($1 + 30)) wrk -t1 -c"$CONNS" -d"$1s" "$2" >"$3" &
+run_wrk() { # seconds url outfile header; in the background so a signal stops it at once
+    timeout $(($1 + 30)) wrk -t1 -c"$CONNS" -d"$1s" -H "$4" "$2" >"$3" &
     WRK_PID=$!
     wait "$WRK_PID" || die "wrk failed against $2"
     WRK_PID=
@@ -174,11 +199,11 @@ run_wrk() { # seconds url outfile; in the background so a signal stops it at onc
 RPS=()
 ERRS=()
 for i in "${!NAMES[@]}"; do
-    wait_ready "$i"
+    [[ ${NAMES[$i]} == bourse-auth ]] || wait_ready "$i"
     if ((WARMUP > 0)); then
-        run_wrk "$WARMUP" "${URLS[$i]}" /dev/null
+        run_wrk "$WARMUP" "${URLS[$i]}" /dev/null "${HDRS[$i]}"
     fi
-    run_wrk "$DURATION" "${URLS[$i]}" "$TMP/${NAMES[$i]}.wrk"
+    run_wrk "$DURATION" "${URLS[$i]}" "$TMP/${NAMES[$i]}.wrk" "${HDRS[$i]}"
     out=$(<"$TMP/${NAMES[$i]}.wrk")
     RPS+=("$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")")
     # non-2xx answers and socket errors would make a fast number meaningless
@@ -186,8 +211,8 @@ for i in "${!NAMES[@]}"; do
     [[ -n ${RPS[$i]} ]] || { echo "$out" >&2; die "could not parse wrk output for ${NAMES[$i]}"; }
 done
 
-printf '%-8s %12s %9s %8s\n' target 'req/s' 'vs nginx' errors
+printf '%-12s %12s %9s %8s\n' target 'req/s' "vs ${NAMES[0]}" errors
 for i in "${!NAMES[@]}"; do
-    printf '%-8s %12.0f %9s %8s\n' "${NAMES[$i]}" "${RPS[$i]}" \
+    printf '%-12s %12.0f %9s %8s\n' "${NAMES[$i]}" "${RPS[$i]}" \
         "$(awk -v a="${RPS[$i]}" -v b="${RPS[0]}" 'BEGIN {printf "%.2f", a / b}')" "${ERRS[$i]}"
 done

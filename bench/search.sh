@@ -9,6 +9,8 @@
 #
 # Usage: bench/search.sh [listings] [rounds]
 # Env: KEEP_DIR=DIR keeps (and reuses) the built catalogue there instead of a temporary one.
+#      PG_URL=postgres://... runs it on PostgreSQL instead, in that (empty, or earlier built)
+#      database, beside the bare pg_trgm query (e.g. a database of scripts/pg.sh's cluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LISTINGS=${1:-100000}
@@ -22,5 +24,6 @@ else
     DIR=$(mktemp -d "${TMPDIR:-/tmp}/bourse-searchbench.XXXXXX")
     trap 'rm -rf "$DIR"' EXIT
 fi
-echo "# $(date -u +%FT%TZ)  $(uname -sr)  cpus=$(nproc)  sqlite $(pkg-config --modversion sqlite3)"
-./build/bench/search_bench "$DIR" "$LISTINGS" "$ROUNDS"
+echo "# $(date -u +%FT%TZ)  $(uname -sr)  cpus=$(nproc)  sqlite $(pkg-config --modversion sqlite3)  load $(cut -d' ' -f1-3 /proc/loadavg)"
+./build/bench/search_bench "${PG_URL:-$DIR}" "$LISTINGS" "$ROUNDS"
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -101,7 +101,12 @@ static enum err option_take(const struct cli_command *cmd, int argc, char **argv
     const char *name = arg + 2;
     size_t len = strcspn(name, "=");
     const char *eq = name[len] == '=' ? name + len + 1 : NULL;
-    const struct cli_option *opt = arg[1] == '-' ? option_find(cmd, name, len) : NULL;
+    /* "-x" is the one-letter option named "x", where a command has one (download's -o). */
+    if (arg[1] != '-') {
+        name = arg + 1;
+        len = strcspn(name, "=");
+    }
+    const struct cli_option *opt = arg[1] == '-' || len == 1 ? option_find(cmd, name, len) : NULL;
     if (opt == NULL) {
         return err_set(err, ERR_INVALID, NULL, "unknown option '%.*s'",
                        (int)(arg[1] == '-' ? len + 2 : strlen(arg)), arg);

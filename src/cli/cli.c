@@ -19,11 +19,35 @@
 
 /* Every noun's command table; usage lists them in this order. */
 static const struct cli_command *const command_tables[] = {
-    cli__key_commands,    cli__health_commands,     cli__entity_commands,  cli__cert_commands,
-    cli__apikey_commands, cli__log_commands,        cli__db_commands,      cli__product_commands,
-    cli__rights_commands, cli__assessment_commands, cli__policy_commands,  cli__ledger_commands,
-    cli__fee_commands,    cli__price_commands,      cli__listing_commands, cli__demand_commands,
-    cli__inbox_commands,  cli__demo_commands,
+    cli__key_commands,
+    cli__health_commands,
+    cli__entity_commands,
+    cli__cert_commands,
+    cli__apikey_commands,
+    cli__log_commands,
+    cli__db_commands,
+    cli__product_commands,
+    cli__rights_commands,
+    cli__assessment_commands,
+    cli__policy_commands,
+    cli__ledger_commands,
+    cli__fee_commands,
+    cli__price_commands,
+    cli__listing_commands,
+    cli__demand_commands,
+    cli__inbox_commands,
+    cli__demo_commands,
+    cli__upload_commands,
+    cli__download_commands,
+    cli__object_commands,
+    cli__token_commands,
+    /* trading (trade.c) */
+    cli__order_commands,
+    cli__negotiation_commands,
+    cli__auction_commands,
+    /* contracts and disputes (contract.c) */
+    cli__contract_commands,
+    cli__dispute_commands,
 };
 
 static const char *env_getenv(void *ctx, const char *name)

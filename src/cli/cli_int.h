@@ -224,6 +224,18 @@ extern const struct cli_command cli__listing_commands[];
 extern const struct cli_command cli__demand_commands[];
 extern const struct cli_command cli__inbox_commands[];
 extern const struct cli_command cli__demo_commands[];
+/* contract.c: contracts and disputes */
+extern const struct cli_command cli__contract_commands[];
+extern const struct cli_command cli__dispute_commands[];
+/* trading (trade.c) */
+extern const struct cli_command cli__order_commands[];
+extern const struct cli_command cli__negotiation_commands[];
+extern const struct cli_command cli__auction_commands[];
+/* delivery.c: custody */
+extern const struct cli_command cli__upload_commands[];
+extern const struct cli_command cli__download_commands[];
+extern const struct cli_command cli__object_commands[];
+extern const struct cli_command cli__token_commands[];
 
 /*
  * Parses argv[0..argc-1] (what follows the verb) against cmd's options and positional names:

@@ -747,6 +747,385 @@ enum err core_inbox_list(struct core *c, const struct core_principal *who, const
 enum err core_inbox_read(struct core *c, const struct core_principal *who, const char *id,
                          struct store_notification *out, struct errbuf *err);
 
+/* ---- contracts -------------------------------------------------------------------------- */
+
+/*
+ * Digital trading contracts (ctr_), escrow, delivery acceptance, settlement and disputes
+ * (design §2 steps 7, 8 and 13; core/contract.c, core/contract_doc.c, core/dispute.c).
+ *
+ * A trade (an order, an accepted negotiation, a closed auction: the trading module) ends in
+ * core_contract_propose, which writes a contract in state "proposed" with its canonical
+ * document (docs/contract-format.md): the exact bytes each party signs with its own Ed25519
+ * key on its own machine. The server verifies each signature against the party's registered
+ * public key; when both have signed, the exchange countersigns the document's hash and both
+ * signatures with the operator's key and, in the same transaction, holds the buyer's price
+ * (one period of a subscription) in escrow (clearing_hold, no timeout). States:
+ *
+ *   proposed -> signed_one -> signed_both -> active -> delivered -> settled
+ *   proposed | signed_one | signed_both -> cancelled (either party), expired (the sweep)
+ *   signed_both: the hold failed (insufficient funds); core_contract_activate retries
+ *   active (periodic) -> each period settles at its end -> settled after the last;
+ *                        a failed hold of the next period -> suspended (activate retries)
+ *   active | delivered -> disputed -> resolved (the arbitrator's decision moves the money)
+ *
+ * Events: contract.proposed, contract.signed, contract.activated (carrying the
+ * countersignature), contract.hold_failed, contract.cancelled, contract.expired,
+ * contract.delivered, contract.accepted, contract.rejected, contract.period_settled,
+ * contract.suspended, contract.settled, dispute.opened, dispute.assigned, dispute.decided.
+ * The money moves through clearing in the same transaction, with its own events.
+ */
+
+#define CORE_CONTRACT_VERSION "bourse-contract/1"
+#define CORE_COUNTERSIGN_VERSION "bourse-countersignature/1"
+#define CORE_CONTRACT_BROKERS_MAX 4
+#define CORE_CONTRACT_PERIODS_MAX 120         /* ten years of months */
+#define CORE_CONTRACT_SIGNING_DAYS_DEFAULT 7  /* a week to sign */
+#define CORE_CONTRACT_SIGNING_DAYS_MAX 90     /* a quarter */
+#define CORE_CONTRACT_ACCEPT_DAYS_DEFAULT 7   /* a week to check a delivery */
+#define CORE_CONTRACT_ACCEPT_DAYS_MAX 90      /* a quarter */
+#define CORE_CONTRACT_POOL_BP 1000            /* the data subjects' share of personal data */
+#define CORE_CONTRACT_FEE_SCHEDULE "standard" /* the schedule whose newest version applies */
+#define CORE_EVIDENCE_MAX 32                  /* log entries cited by one dispute */
+
+/* A broker named in a contract and its commission (basis points of each settlement). */
+struct core_contract_broker {
+    char entity_id[ID_MAX];
+    int64_t commission_bp;
+};
+
+/*
+ * What a trade agreed; core_contract_propose turns it into a contract in state "proposed".
+ * Strings are borrowed for the call. Every licence term left unset (NULL, 0 or -1 as noted)
+ * is the listing's; a negotiation may have agreed others.
+ */
+struct core_contract_terms {
+    char listing_id[ID_MAX];
+    char buyer_id[ID_MAX];
+    const char *origin; /* "order", "negotiation", "auction" */
+    char origin_id[ID_MAX];
+    int64_t price;                     /* minor units: the total, or per period */
+    char currency[STORE_CURRENCY_MAX]; /* the listing's currency */
+    const char *tier;                  /* a subscription tier of the listing, else NULL */
+    int64_t periods;                   /* subscriptions: 1..PERIODS_MAX; else 1 (0 means 1) */
+    const char *purpose;               /* NULL: the listing's */
+    int64_t term_days;                 /* 0: the listing's */
+    const char *territory;             /* NULL: the listing's; "worldwide" or "CN,HK,..." */
+    const char *redistribution;        /* NULL: the listing's */
+    int exclusive;                     /* -1: the listing's; else 0 or 1 */
+    const char *delivery;              /* NULL: the listing's first mode; else one of them */
+    int64_t acceptance_days;           /* 0: CORE_CONTRACT_ACCEPT_DAYS_DEFAULT */
+    int64_t signing_days;              /* 0: CORE_CONTRACT_SIGNING_DAYS_DEFAULT */
+    struct core_contract_broker brokers[CORE_CONTRACT_BROKERS_MAX];
+    size_t broker_count;
+};
+
+/*
+ * Proposes a contract: checks the listing (active, visible to the buyer: a private offer names
+ * it), its revision and the terms against it, reads both parties (verified, distinct) and the
+ * brokers (verified brokers), records the fee schedule in force (the newest version of
+ * CORE_CONTRACT_FEE_SCHEDULE in the contract's currency, none when there is none), computes
+ * the canonical document and inserts the contract with event contract.proposed. The caller is
+ * the buyer, the provider or the operator (the trading module acting on an order, a
+ * negotiation or an auction). Runs in its own transaction, a savepoint of the caller's when
+ * there is one. Errors: ERR_FORBIDDEN, ERR_INVALID (field named: "listing_id", "buyer_id",
+ * "price", "tier", "periods", "delivery", "brokers[0].entity_id", ...), ERR_NOT_FOUND (listing),
+ * ERR_BAD_STATE (listing delisted, party not verified), store errors.
+ */
+enum err core_contract_propose(struct core *c, const struct core_principal *who,
+                               const struct core_contract_terms *t, struct store_contract *out,
+                               struct errbuf *err);
+
+/* A contract for its parties, its brokers, the operator and a verified regulator; anyone else
+ * ERR_NOT_FOUND. */
+enum err core_contract_get(struct core *c, const struct core_principal *who, const char *id,
+                           struct store_contract *out, struct errbuf *err);
+/* The caller's contracts (the operator and a regulator: all), newest first; state filter. */
+enum err core_contract_list(struct core *c, const struct core_principal *who,
+                            const struct store_contract_filter *filter,
+                            struct store_contract_page *page, struct errbuf *err);
+/* The signatures recorded on a contract (visibility as core_contract_get). */
+enum err core_contract_signatures(struct core *c, const struct core_principal *who, const char *id,
+                                  struct store_contract_signature out[2], size_t *count,
+                                  struct errbuf *err);
+/* The payment periods of a contract, at most max (visibility as core_contract_get). */
+enum err core_contract_periods(struct core *c, const struct core_principal *who, const char *id,
+                               struct store_contract_period *out, size_t max, size_t *count,
+                               struct errbuf *err);
+
+/*
+ * The caller (a party) signs: signature_b64 is the base64 Ed25519 signature of the exact
+ * document bytes, verified against the caller's registered public key. The second signature
+ * countersigns and activates (see above). When the hold fails for want of funds, the
+ * signature is still recorded, the contract stays "signed_both" with a note, and *hold_failed
+ * is set to 1 and err describes the shortfall (core_contract_activate retries). Errors:
+ * ERR_FORBIDDEN (not a party), ERR_BAD_STATE (not awaiting this party's signature, past the
+ * signing deadline), ERR_INVALID (field "signature": malformed or does not verify),
+ * ERR_UNAVAILABLE (no operator signer), store and clearing errors.
+ */
+enum err core_contract_sign(struct core *c, const struct core_principal *who, const char *id,
+                            const char *signature_b64, struct store_contract *out, int *hold_failed,
+                            struct errbuf *err);
+
+/* Retries the escrow hold of a "signed_both" or "suspended" contract (a party or the
+ * operator). ERR_BAD_STATE "insufficient funds" (field "amount") when it fails again, with
+ * nothing changed. */
+enum err core_contract_activate(struct core *c, const struct core_principal *who, const char *id,
+                                struct store_contract *out, struct errbuf *err);
+
+/* Either party cancels a contract that is not active yet (or a suspended subscription);
+ * reason optional. ERR_BAD_STATE otherwise. */
+enum err core_contract_cancel(struct core *c, const struct core_principal *who, const char *id,
+                              const char *reason, struct store_contract *out, struct errbuf *err);
+
+/*
+ * The provider (or the operator, for the delivery module) records a delivery of what hashes
+ * to sha256_hex: a single-payment contract becomes "delivered" and the acceptance window
+ * starts; a subscription records it against the current period. The same hash again is a
+ * replay (nothing written). Errors: ERR_FORBIDDEN, ERR_INVALID (field "sha256"),
+ * ERR_BAD_STATE (not active; delivered already with another hash).
+ */
+enum err core_contract_deliver(struct core *c, const struct core_principal *who, const char *id,
+                               const char *sha256_hex, struct store_delivery *delivery,
+                               struct store_contract *out, struct errbuf *err);
+
+/* The buyer accepts a delivered single-payment contract within its window: settles it
+ * (clearing_post under the recorded fee schedule and split) and the contract is "settled".
+ * ERR_FORBIDDEN (not the buyer), ERR_BAD_STATE (not delivered, window passed). */
+enum err core_contract_accept(struct core *c, const struct core_principal *who, const char *id,
+                              struct store_contract *out, struct errbuf *err);
+
+/* The buyer rejects a delivery within its window with a statement: opens a dispute (escrow
+ * stays held). Errors as core_contract_accept, and ERR_INVALID (field "statement"). */
+enum err core_contract_reject(struct core *c, const struct core_principal *who, const char *id,
+                              const char *statement, struct store_dispute *dispute,
+                              struct store_contract *out, struct errbuf *err);
+
+/*
+ * Either party opens a dispute on an active or delivered contract: statement (required) and
+ * evidence, indexes of integrated log entries whose leaf hashes are recorded with them (a
+ * client fetches their inclusion proofs from /v1/log/proofs/inclusion). The contract becomes
+ * "disputed"; the escrow stays held. Errors: ERR_FORBIDDEN (not a party), ERR_BAD_STATE,
+ * ERR_INVALID (field "statement", "evidence[i]": not in the log).
+ */
+enum err core_dispute_open(struct core *c, const struct core_principal *who,
+                           const char *contract_id, const char *statement, const int64_t *evidence,
+                           size_t evidence_count, struct store_dispute *out, struct errbuf *err);
+/* A dispute for the contract's parties, its arbitrator, the operator and a regulator. */
+enum err core_dispute_get(struct core *c, const struct core_principal *who, const char *id,
+                          struct store_dispute *out, struct errbuf *err);
+/* The operator assigns (or reassigns before a decision) an arbitrator: a verified service firm
+ * with the arbitration speciality, not a party. ERR_INVALID (field "arbitrator") naming the
+ * rule it breaks, ERR_BAD_STATE once decided. */
+enum err core_dispute_assign(struct core *c, const struct core_principal *who, const char *id,
+                             const char *arbitrator_id, struct store_dispute *out,
+                             struct errbuf *err);
+/*
+ * The assigned arbitrator decides: "release" (settle all of the held period to the provider
+ * under the contract's split), "refund" (void the hold) or "split" (settle provider_amount,
+ * 0 < provider_amount < held, under the split; the rest returns to the buyer). The contract
+ * is "resolved". Errors: ERR_FORBIDDEN (not the arbitrator), ERR_BAD_STATE (not assigned,
+ * decided), ERR_INVALID (field "decision", "provider_amount", "reason").
+ */
+enum err core_dispute_decide(struct core *c, const struct core_principal *who, const char *id,
+                             const char *decision, int64_t provider_amount, const char *reason,
+                             struct store_dispute *out, struct errbuf *err);
+
+/*
+ * The contract clock, run by the log leader's tick: expires contracts not fully signed by
+ * their signing deadline, accepts deliveries whose window passed, and settles subscription
+ * periods that ended (holding the next period's price, or suspending the contract when the
+ * hold fails). Up to max (1..CORE_LOG_BATCH_MAX) contracts, each in its own transaction;
+ * *done says how many changed. Call until it returns 0.
+ */
+enum err core_contract_sweep(struct core *c, int64_t now_ms, size_t max, size_t *done,
+                             struct errbuf *err);
+
+/* Verifies a countersignature offline: the statement the exchange signed for a contract is
+ * CORE_COUNTERSIGN_VERSION's canonical JSON (docs/contract-format.md), written into out
+ * (cap bytes) by core_contract_countersign_statement. ERR_LIMIT when out is too small. */
+enum err core_contract_countersign_statement(const struct store_contract *k,
+                                             const struct store_contract_signature *sigs,
+                                             size_t sig_count, char *out, size_t cap,
+                                             struct errbuf *err);
+
+/* ---- trading: orders, negotiations, auctions ------------------------------------------ */
+
+/*
+ * The trading half (design §2 step 7; core/trade.c, core/negotiation.c, core/auction.c). A
+ * qualified buyer orders at the listed price, negotiates a negotiable listing, or bids in the
+ * sealed-bid auction of an exclusive licence; every agreed trade becomes an order (ord_, its
+ * source naming how) and a contract proposed through core_contract_propose, in the same
+ * transaction. The qualification rules, checked on every trade and each refused as its own
+ * rule (enum core_trade_rule, named in the error's problem type):
+ *
+ *   not-qualified        the buyer is verified, holds an active trading certificate, and an
+ *                        active cross_border certificate when its country is not CN or the
+ *                        listing is on the international board;
+ *   self-trade           a provider does not trade with itself;
+ *   private-offer        a private offer is traded only by its named buyers;
+ *   exclusivity-sold     an exclusive licence is sold once: no other order holds it (an
+ *                        order whose contract was cancelled or expired gives it back);
+ *   classification       a buyer abroad gets personal or important data only with a passed
+ *                        cross_border assessment of the revision (core_revision_cross_border);
+ *   price-outside-terms  the price is the listing's: a fixed amount, a subscription tier's
+ *                        price per period, a negotiable offer within [floor, ask] in the
+ *                        listing's currency; auctions and negotiations are not ordered.
+ *
+ * Negotiations (neg_) alternate offers between the buyer and the provider (nobody answers its
+ * own offer); the party that did not make the last offer accepts or either rejects; at the
+ * deadline core_trade_sweep expires it. Only the parties, the operator and a verified
+ * regulator see one, and the public log records its steps without prices.
+ *
+ * Auctions (auc_) are sealed-bid second-price: the listing's provider opens the auction of an
+ * auction listing (reserve, currency and deadline are the listing's); qualified bidders bid
+ * until the deadline; a bid's event carries only a commitment, SHA-256 of
+ * "<amount>\n<bidder id>\n<salt hex>" (core_auction_commitment), and the close event reveals
+ * every amount and salt so that anyone can check the commitments. At the deadline (the sweep,
+ * or anyone's core_auction_close) each bidder's highest bid counts; the highest at or above the
+ * reserve wins (the earlier on a tie) and pays the second-highest bidder's amount, or the
+ * reserve when that is lower or there is none. No bid at the reserve: closed without winner.
+ * Before the close a caller sees only its own bids.
+ *
+ * Events: order.placed, order.exclusivity_released, negotiation.opened, negotiation.offered,
+ * negotiation.accepted, negotiation.rejected, negotiation.expired, auction.opened,
+ * auction.bid, auction.closed.
+ */
+enum core_trade_rule {
+    CORE_RULE_NONE,
+    CORE_RULE_NOT_QUALIFIED,
+    CORE_RULE_SELF_TRADE,
+    CORE_RULE_PRIVATE_OFFER,
+    CORE_RULE_EXCLUSIVITY_SOLD,
+    CORE_RULE_CLASSIFICATION,
+    CORE_RULE_PRICE_OUTSIDE_TERMS,
+    CORE_RULE__COUNT
+};
+
+/* "not-qualified", ...: the problem type of a refusal; "" for CORE_RULE_NONE. */
+const char *core_trade_rule_name(enum core_trade_rule rule);
+
+#define CORE_NEGOTIATION_SECONDS_DEFAULT (7 * 86400) /* a week to agree */
+#define CORE_NEGOTIATION_SECONDS_MIN 60
+#define CORE_NEGOTIATION_SECONDS_MAX (90 * 86400) /* a quarter */
+#define CORE_NEGOTIATION_OFFERS_MAX 100           /* haggling has to end */
+#define CORE_AUCTION_BIDS_MAX 200 /* the close event reveals them all within a log leaf */
+#define CORE_AUCTION_SALT_BYTES 16
+#define CORE_TRADE_SWEEP_MAX 256 /* negotiations or auctions one sweep call handles */
+
+/* An order as the buyer asks for it. Strings borrowed; NULL (or -1, 0) when not given. */
+struct core_order_request {
+    const char *listing_id;
+    const char *tier;     /* a subscription's tier */
+    int64_t periods;      /* subscription and per-call periods, 0: the listing's term */
+    int64_t price;        /* -1, or the whole price the buyer expects to pay */
+    const char *currency; /* NULL, or the currency it expects */
+};
+
+/*
+ * Places an order at the listed price, proposes its contract and records both, with event
+ * order.placed. A refused rule sets *rule (which may be NULL) and returns: ERR_FORBIDDEN
+ * (not-qualified "buyer", self-trade, private-offer, classification: field "listing_id"),
+ * ERR_CONFLICT (exclusivity-sold, "listing_id"), ERR_INVALID (price-outside-terms: "price",
+ * "currency", "listing_id"). Other errors: ERR_INVALID ("listing_id", "tier", "periods"),
+ * ERR_NOT_FOUND ("listing_id"), ERR_BAD_STATE (the listing is delisted), the contract
+ * module's and the store's.
+ */
+enum err core_order_place(struct core *c, const struct core_principal *who,
+                          const struct core_order_request *r, struct store_order *out,
+                          enum core_trade_rule *rule, struct errbuf *err);
+/* An order for its buyer and provider, the operator and a verified regulator. */
+enum err core_order_get(struct core *c, const struct core_principal *who, const char *id,
+                        struct store_order *out, struct errbuf *err);
+/* The caller's orders (as buyer or provider; the operator and a regulator see all). The
+ * filter's party_id is forced for the others. */
+enum err core_order_list(struct core *c, const struct core_principal *who,
+                         const struct store_order_filter *filter, struct store_order_page *page,
+                         struct errbuf *err);
+
+/* One offer: the whole price in the listing's currency and optional changes to the terms. */
+struct core_offer {
+    int64_t price;
+    const char *currency; /* NULL: the listing's (open) or the negotiation's (counter) */
+    const char *purpose;  /* NULL: unchanged */
+    int64_t term_days;    /* 0: unchanged */
+};
+
+/* The buyer opens a negotiation with its offer; expires_s 0 is the default. Errors as
+ * core_order_place, and ERR_INVALID ("expires_in", "terms.purpose", "terms.term_days"). */
+enum err core_negotiation_open(struct core *c, const struct core_principal *who,
+                               const char *listing_id, const struct core_offer *o,
+                               int64_t expires_s, struct store_negotiation *out,
+                               enum core_trade_rule *rule, struct errbuf *err);
+/* A counter-offer by the party that did not make the last one. ERR_BAD_STATE (closed,
+ * expired, or the caller's own offer is the last), ERR_LIMIT (too many offers), rules. */
+enum err core_negotiation_offer(struct core *c, const struct core_principal *who, const char *id,
+                                const struct core_offer *o, struct store_negotiation *out,
+                                enum core_trade_rule *rule, struct errbuf *err);
+/* The party that did not make the last offer accepts it: the order and contract are made at
+ * its price and terms (order may be NULL). Errors as core_negotiation_offer and the rules. */
+enum err core_negotiation_accept(struct core *c, const struct core_principal *who, const char *id,
+                                 struct store_negotiation *out, struct store_order *order,
+                                 enum core_trade_rule *rule, struct errbuf *err);
+/* Either party rejects an open negotiation. ERR_BAD_STATE when it is closed. */
+enum err core_negotiation_reject(struct core *c, const struct core_principal *who, const char *id,
+                                 const char *reason, struct store_negotiation *out,
+                                 struct errbuf *err);
+/* Visibility: the two parties, the operator and a verified regulator; else ERR_NOT_FOUND. */
+enum err core_negotiation_get(struct core *c, const struct core_principal *who, const char *id,
+                              struct store_negotiation *out, struct errbuf *err);
+/* The offers of a visible negotiation, oldest first; caller frees *out with mem_free. */
+enum err core_negotiation_offers(struct core *c, const struct core_principal *who, const char *id,
+                                 struct store_negotiation_offer **out, size_t *count,
+                                 struct errbuf *err);
+enum err core_negotiation_list(struct core *c, const struct core_principal *who,
+                               const struct store_negotiation_filter *filter,
+                               struct store_negotiation_page *page, struct errbuf *err);
+
+/*
+ * The listing's provider (or the operator) opens the auction of an auction listing. reserve
+ * (-1), currency (NULL) and closes_ms (0) may be left out; given, they must be the listing's
+ * (ERR_INVALID naming "reserve", "currency", "closes_at"). ERR_CONFLICT when it is open
+ * already, ERR_INVALID ("listing_id") for a listing of another price model.
+ */
+enum err core_auction_open(struct core *c, const struct core_principal *who, const char *listing_id,
+                           int64_t reserve, const char *currency, int64_t closes_ms,
+                           struct store_auction *out, struct errbuf *err);
+/* A qualified bidder bids: ERR_BAD_STATE after the deadline or the close, ERR_INVALID
+ * ("amount": not a raise of the bidder's own highest bid), ERR_LIMIT, the rules. */
+enum err core_auction_bid(struct core *c, const struct core_principal *who, const char *id,
+                          int64_t amount, struct store_bid *out, enum core_trade_rule *rule,
+                          struct errbuf *err);
+/* Closes an auction past its deadline (anyone authenticated): see above. order (may be NULL)
+ * receives the winner's order; its id is "" without a winner. ERR_BAD_STATE before the
+ * deadline or when closed. */
+enum err core_auction_close(struct core *c, const struct core_principal *who, const char *id,
+                            struct store_auction *out, struct store_order *order,
+                            struct errbuf *err);
+/* An auction for whoever may see its listing; by listing with core_auction_for_listing. */
+enum err core_auction_get(struct core *c, const struct core_principal *who, const char *id,
+                          struct store_auction *out, struct errbuf *err);
+enum err core_auction_for_listing(struct core *c, const struct core_principal *who,
+                                  const char *listing_id, struct store_auction *out,
+                                  struct errbuf *err);
+/* The bids who may see: all after the close, before it only the caller's own. Caller frees
+ * *out with mem_free. */
+enum err core_auction_bids(struct core *c, const struct core_principal *who,
+                           const struct store_auction *a, struct store_bid **out, size_t *count,
+                           struct errbuf *err);
+/* The commitment of a bid: SHA-256 hex of "<amount>\n<bidder_id>\n<salt_hex>". Cannot
+ * fail. */
+void core_auction_commitment(int64_t amount, const char *bidder_id, const char *salt_hex,
+                             char out[STORE_HASH_HEX_MAX]);
+
+/*
+ * The trading clock, run by the log leader's tick: expires open negotiations past their
+ * deadline and closes open auctions past theirs (actor "trading"), up to max (1..
+ * CORE_TRADE_SWEEP_MAX) of each, each in its own transaction; *done counts them. A failure
+ * of one stops the sweep with its error (what was done stays done).
+ */
+enum err core_trade_sweep(struct core *c, int64_t now_ms, size_t max, size_t *done,
+                          struct errbuf *err);
+
 /* ---- bootstrap -------------------------------------------------------------------------- */
 
 /*

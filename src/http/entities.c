@@ -401,9 +401,13 @@ enum err http__healthz(struct http_server *srv, struct http_request *req, struct
                        struct errbuf *err)
 {
     (void)req;
+    /* A role older than a few ticks is stale: a node just resumed from a freeze (SIGSTOP)
+     * answers before its first tick finds that another node took over. */
+    int64_t age_ms = clock_monotonic_ns() / 1000000 - srv->log_last_ms;
+    int leader = srv->log_leader == 1 && age_ms <= 5 * HTTP_LOG_TICK_MS;
     res->status = 200;
     res->body = json_pack("{s:s, s:s, s:b}", "status", "ok", "store",
-                          store_backend_name(srv->core.store), "log_leader", srv->log_leader == 1);
+                          store_backend_name(srv->core.store), "log_leader", leader);
     return res->body != NULL ? ERR_OK : oom(err);
 }
 

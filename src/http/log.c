@@ -46,6 +46,35 @@ static int log_leader_check(struct http_server *srv)
     return leader;
 }
 
+/* Opens the transaction of one piece of the leader's work and checks, under the writer lock,
+ * that this node's session still holds the leadership. A leader frozen long enough for the
+ * database to end its session (postgres.c, idle_session_timeout) reconnects silently at its
+ * next BEGIN; this check keeps it from sweeping or integrating beside the new leader. */
+static enum err leader_begin(struct http_server *srv, struct errbuf *err)
+{
+    enum err rc = store_tx_begin(srv->core.store, err);
+    if (rc != ERR_OK) {
+        return rc;
+    }
+    if (!store_leader_held(srv->core.store)) {
+        store_tx_rollback(srv->core.store);
+        log_msg(LOG_WARN, "log: this node's database session was replaced; it no longer leads");
+        srv->log_leader = 0;
+        return err_set(err, ERR_BAD_STATE, "", "this node lost the log leadership");
+    }
+    return ERR_OK;
+}
+
+/* Ends what leader_begin opened: commits after rc == ERR_OK, else rolls back. */
+static enum err leader_end(struct http_server *srv, enum err rc, struct errbuf *err)
+{
+    if (rc != ERR_OK) {
+        store_tx_rollback(srv->core.store);
+        return rc;
+    }
+    return store_tx_commit(srv->core.store, err);
+}
+
 void http__log_tick(struct http_server *srv, int force)
 {
     if (srv->core.log_signer == NULL) {
@@ -59,22 +88,65 @@ void http__log_tick(struct http_server *srv, int force)
     if (!log_leader_check(srv)) {
         return;
     }
+    /* Expired idempotency keys and old rate-limit rounds (limits.c). */
+    http__limits_purge(srv);
     /* Escrow holds past their timeout are voided by the leader, once per tick. */
     struct clearing ledger = {srv->core.store, srv->core.clock, srv->core.rng};
     size_t voided = 0;
     struct errbuf sweep_err;
     errbuf_init(&sweep_err);
-    if (clearing_sweep(&ledger, CLEARING_BATCH_MAX, &voided, &sweep_err) != ERR_OK) {
+    enum err sweep_rc = leader_begin(srv, &sweep_err);
+    if (sweep_rc == ERR_BAD_STATE) {
+        return;
+    }
+    if (sweep_rc == ERR_OK) {
+        sweep_rc = clearing_sweep(&ledger, CLEARING_BATCH_MAX, &voided, &sweep_err);
+        sweep_rc = leader_end(srv, sweep_rc, &sweep_err);
+    }
+    if (sweep_rc != ERR_OK) {
         log_msg(LOG_ERROR, "escrow sweep failed: %s", sweep_err.msg);
     } else if (voided > 0) {
         log_msg(LOG_INFO, "escrow sweep voided %zu expired holds", voided);
+    }
+    /* The contract clock: expiries, automatic acceptances, subscription periods. */
+    size_t moved = 0;
+    errbuf_init(&sweep_err);
+    if (core_contract_sweep(&srv->core, clock_now(srv->core.clock), CLEARING_BATCH_MAX, &moved,
+                            &sweep_err) != ERR_OK) {
+        log_msg(LOG_ERROR, "contract sweep failed: %s", sweep_err.msg);
+    } else if (moved > 0) {
+        log_msg(LOG_INFO, "contract sweep moved %zu contracts", moved);
+    }
+    /* Negotiations and auctions past their deadlines: expired and closed (core/trade.c). */
+    size_t traded = 0;
+    errbuf_init(&sweep_err);
+    sweep_rc = leader_begin(srv, &sweep_err);
+    if (sweep_rc == ERR_BAD_STATE) {
+        return;
+    }
+    if (sweep_rc == ERR_OK) {
+        sweep_rc = core_trade_sweep(&srv->core, clock_now(srv->core.clock), CORE_TRADE_SWEEP_MAX,
+                                    &traded, &sweep_err);
+        sweep_rc = leader_end(srv, sweep_rc, &sweep_err);
+    }
+    if (sweep_rc != ERR_OK) {
+        log_msg(LOG_ERROR, "trading sweep failed: %s", sweep_err.msg);
+    } else if (traded > 0) {
+        log_msg(LOG_INFO, "trading sweep closed %zu negotiations and auctions", traded);
     }
     int64_t deadline = now + HTTP_LOG_TICK_BUDGET_MS;
     for (;;) {
         struct errbuf err;
         errbuf_init(&err);
         int64_t before = srv->log_size;
-        enum err rc = core_log_integrate(&srv->core, CORE_LOG_BATCH_MAX, &srv->log_size, &err);
+        enum err rc = leader_begin(srv, &err);
+        if (rc == ERR_BAD_STATE) {
+            return;
+        }
+        if (rc == ERR_OK) {
+            rc = core_log_integrate(&srv->core, CORE_LOG_BATCH_MAX, &srv->log_size, &err);
+            rc = leader_end(srv, rc, &err);
+        }
         if (rc != ERR_OK) {
             log_msg(LOG_ERROR, "log integration failed: %s: %s", err_name(rc), err.msg);
             return;

@@ -63,7 +63,8 @@ void http__problem(struct http_response *res, enum err code, const struct errbuf
     res->text = NULL;
     const struct problem_kind *k = &problem_kinds[(unsigned)code < ERR__COUNT ? code : ERR_IO];
     char type[96];
-    snprintf(type, sizeof(type), PROBLEM_BASE "%s", k->slug);
+    snprintf(type, sizeof(type), PROBLEM_BASE "%s",
+             res->problem_type != NULL && k->status < 500 ? res->problem_type : k->slug);
     res->status = k->status;
     res->content_type = "application/problem+json";
     const char *detail = err != NULL && err->msg[0] != '\0' ? err->msg : k->title;

@@ -11,6 +11,9 @@
  *   operator.key      the operator's first API key, written before the store commits it
  *   log.key           the transparency log's signing key (Go note signer format); its name
  *                     is the log's origin, fixed at first start by log_origin
+ *   master.key        32 random bytes: the root of the keys that seal uploaded files at rest
+ *                     (delivery.h); --master-key FILE keeps it elsewhere (then it is not created)
+ *   objects/, uploads/  sealed object files and staged upload chunks (src/delivery/custody.c)
  *
  * Several nodes on one PostgreSQL database are one exchange, so they need the same secret.key,
  * log.key and operator.ed25519 (copy them from the first node's data directory). The first
@@ -40,6 +43,11 @@ struct serve_config {
     char db[SERVE_PATH_MAX];
     char log_level[16];
     char log_origin[TLOG_ORIGIN_MAX + 1];
+    char rate_limit[24]; /* limits.c: requests a second per caller, "0" off */
+    char rate_burst[24];
+    char idempotency_ttl[24];
+    char master_key[SERVE_PATH_MAX]; /* custody: the master key file ("": <data>/master.key) */
+    char max_object_size[24];        /* custody: the largest upload in bytes */
 };
 
 static enum err config_set(struct serve_config *cfg, const char *name, const char *value,
@@ -55,6 +63,11 @@ static enum err config_set(struct serve_config *cfg, const char *name, const cha
         {"db", cfg->db, sizeof(cfg->db)},
         {"log_level", cfg->log_level, sizeof(cfg->log_level)},
         {"log_origin", cfg->log_origin, sizeof(cfg->log_origin)},
+        {"rate_limit", cfg->rate_limit, sizeof(cfg->rate_limit)},
+        {"rate_burst", cfg->rate_burst, sizeof(cfg->rate_burst)},
+        {"idempotency_ttl", cfg->idempotency_ttl, sizeof(cfg->idempotency_ttl)},
+        {"master_key", cfg->master_key, sizeof(cfg->master_key)},
+        {"max_object_size", cfg->max_object_size, sizeof(cfg->max_object_size)},
     };
     for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
         if (strcmp(keys[i].name, name) == 0) {
@@ -121,11 +134,16 @@ static enum err config_file(struct serve_config *cfg, const char *path, struct e
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bourse serve [--listen HOST:PORT] [--data DIR] [--db URI]\n"
-                    "                    [--config FILE] [--log-level debug|info|warn|error]\n"
-                    "                    [--log-origin NAME]\n"
-                    "environment: BOURSE_LISTEN, BOURSE_DATA, BOURSE_DB, BOURSE_CONFIG,\n"
-                    "             BOURSE_LOG_ORIGIN\n");
+    fprintf(stderr,
+            "usage: bourse serve [--listen HOST:PORT] [--data DIR] [--db URI]\n"
+            "                    [--config FILE] [--log-level debug|info|warn|error]\n"
+            "                    [--log-origin NAME]\n"
+            "                    [--rate-limit N] [--rate-burst N] [--idempotency-ttl 24h]\n"
+            "                    [--master-key FILE] [--max-object-size BYTES]\n"
+            "environment: BOURSE_LISTEN, BOURSE_DATA, BOURSE_DB, BOURSE_CONFIG,\n"
+            "             BOURSE_LOG_ORIGIN, BOURSE_RATE_LIMIT, BOURSE_RATE_BURST,\n"
+            "             BOURSE_IDEMPOTENCY_TTL, BOURSE_MASTER_KEY_FILE,\n"
+            "             BOURSE_MAX_OBJECT_SIZE\n");
 }
 
 static enum err config_load(int argc, char **argv, struct serve_config *cfg, struct errbuf *err)
@@ -136,6 +154,11 @@ static enum err config_load(int argc, char **argv, struct serve_config *cfg, str
         {"db", required_argument, NULL, 'b'},
         {"config", required_argument, NULL, 'c'},
         {"log-level", required_argument, NULL, 'v'},
+        {"rate-limit", required_argument, NULL, 'r'},
+        {"rate-burst", required_argument, NULL, 'u'},
+        {"idempotency-ttl", required_argument, NULL, 't'},
+        {"master-key", required_argument, NULL, 'm'},
+        {"max-object-size", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -165,6 +188,21 @@ static enum err config_load(int argc, char **argv, struct serve_config *cfg, str
             break;
         case 'o':
             rc = config_set(&flags, "log_origin", optarg, err);
+            break;
+        case 'r':
+            rc = config_set(&flags, "rate_limit", optarg, err);
+            break;
+        case 'u':
+            rc = config_set(&flags, "rate_burst", optarg, err);
+            break;
+        case 't':
+            rc = config_set(&flags, "idempotency_ttl", optarg, err);
+            break;
+        case 'm':
+            rc = config_set(&flags, "master_key", optarg, err);
+            break;
+        case 's':
+            rc = config_set(&flags, "max_object_size", optarg, err);
             break;
         case 'c':
             config_path = optarg;
@@ -197,15 +235,25 @@ static enum err config_load(int argc, char **argv, struct serve_config *cfg, str
     const char *env[][2] = {{"BOURSE_LISTEN", "listen"},
                             {"BOURSE_DATA", "data"},
                             {"BOURSE_DB", "db"},
-                            {"BOURSE_LOG_LEVEL", "log_level"}};
+                            {"BOURSE_LOG_LEVEL", "log_level"},
+                            {"BOURSE_RATE_LIMIT", "rate_limit"},
+                            {"BOURSE_RATE_BURST", "rate_burst"},
+                            {"BOURSE_IDEMPOTENCY_TTL", "idempotency_ttl"},
+                            {"BOURSE_MASTER_KEY_FILE", "master_key"},
+                            {"BOURSE_MAX_OBJECT_SIZE", "max_object_size"}};
     for (size_t i = 0; i < ARRAY_LEN(env); i++) {
         const char *v = getenv(env[i][0]);
         if (v != NULL && v[0] != '\0' && config_set(cfg, env[i][1], v, err) != ERR_OK) {
             return ERR_LIMIT;
         }
     }
-    const char *names[] = {"listen", "data", "db", "log_level", "log_origin"};
-    const char *values[] = {flags.listen, flags.data, flags.db, flags.log_level, flags.log_origin};
+    const char *names[] = {"listen",     "data",           "db",         "log_level",
+                           "log_origin", "rate_limit",     "rate_burst", "idempotency_ttl",
+                           "master_key", "max_object_size"};
+    const char *values[] = {
+        flags.listen,     flags.data,           flags.db,         flags.log_level,
+        flags.log_origin, flags.rate_limit,     flags.rate_burst, flags.idempotency_ttl,
+        flags.master_key, flags.max_object_size};
     for (size_t i = 0; i < ARRAY_LEN(names); i++) {
         if (values[i][0] != '\0') {
             config_set(cfg, names[i], values[i], err);
@@ -229,6 +277,30 @@ static enum err data_path(char *out, const struct serve_config *cfg, const char 
         return err_set(err, ERR_LIMIT, "data", "data directory path is too long");
     }
     return ERR_OK;
+}
+
+/* Reads the limits of limits.c into srv: the rate (default HTTP_RATE_DEFAULT, 0 turns them
+ * off), the burst (default twice the rate) and the idempotency retention (default 24 h).
+ * ERR_INVALID naming the setting. */
+static enum err config_limits(const struct serve_config *cfg, struct http_server *srv,
+                              struct errbuf *err)
+{
+    srv->rate_limit = HTTP_RATE_DEFAULT;
+    srv->idem_ttl_ms = HTTP_IDEM_TTL_DEFAULT_MS;
+    enum err rc = ERR_OK;
+    if (cfg->rate_limit[0] != '\0') {
+        rc = http__limit_parse(cfg->rate_limit, "rate_limit", 0, HTTP_RATE_MAX, &srv->rate_limit,
+                               err);
+    }
+    srv->rate_burst = srv->rate_limit > 0 ? 2 * srv->rate_limit : 0;
+    if (rc == ERR_OK && cfg->rate_burst[0] != '\0') {
+        rc = http__limit_parse(cfg->rate_burst, "rate_burst", 1, HTTP_BURST_MAX, &srv->rate_burst,
+                               err);
+    }
+    if (rc == ERR_OK && cfg->idempotency_ttl[0] != '\0') {
+        rc = http__duration_parse(cfg->idempotency_ttl, "idempotency_ttl", &srv->idem_ttl_ms, err);
+    }
+    return rc;
 }
 
 /* Loads `<data>/secret.key`, creating it with 32 random bytes on first start. */
@@ -469,6 +541,11 @@ int http_serve_main(int argc, char **argv)
         fprintf(stderr, "error: %s\n", err.msg);
         return 2;
     }
+    rc = config_limits(&cfg, &srv, &err);
+    if (rc != ERR_OK) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        return 2;
+    }
     char db[SERVE_PATH_MAX];
     unsigned char secret[32];
     char pk_b64[STORE_PUBKEY_MAX];
@@ -499,6 +576,14 @@ int http_serve_main(int argc, char **argv)
     }
     srv.core.clock = &clock_system;
     srv.core.rng = &rng_system;
+    if (srv.rate_limit > 0) {
+        rc = http__limits_new(srv.rate_limit, srv.rate_burst, store_shared(srv.core.store),
+                              srv.core.rng, &srv.limits, &err);
+        if (rc != ERR_OK) {
+            fprintf(stderr, "error: %s\n", err.msg);
+            goto out;
+        }
+    }
     crypto_kdf_derive_from_key(srv.core.api_key_hash_key, sizeof(srv.core.api_key_hash_key), 1,
                                "apikeys_", secret);
     struct key_marks marks;
@@ -523,6 +608,11 @@ int http_serve_main(int argc, char **argv)
         fprintf(stderr, "error: cannot start the exchange: %s\n", err.msg);
         goto out;
     }
+    rc = http__custody_init(&srv, cfg.data, cfg.master_key, cfg.max_object_size, &err);
+    if (rc != ERR_OK) {
+        fprintf(stderr, "error: cannot open the object store: %s\n", err.msg);
+        goto out;
+    }
     printf("bourse: exchange listening on http://%s (store %s, data %s)\n", cfg.listen,
            store_backend_name(srv.core.store), cfg.data);
     char key_path[SERVE_PATH_MAX];
@@ -543,6 +633,8 @@ int http_serve_main(int argc, char **argv)
         fprintf(stderr, "error: %s\n", err.msg);
     }
 out:
+    http__custody_free(srv.custody);
+    http__limits_free(srv.limits);
     store_close(srv.core.store);
     tlog_signer_release(&log_signer);
     return code;

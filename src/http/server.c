@@ -55,6 +55,11 @@ struct pending {
     const char *content_type;
     const char *cache_control;
     char location[256];
+    int64_t retry_after_s;                  /* > 0: a Retry-After header */
+    char digest_sha256[STORE_HASH_HEX_MAX]; /* non-empty: an X-Bourse-Document-Sha256 header */
+    struct http_stream *stream;             /* owned: a streamed body instead of text */
+    struct http_header_extra headers[HTTP_HEADERS_EXTRA_MAX];
+    size_t nheaders;
     char *text; /* owned */
     size_t len;
     int64_t t0_ns;
@@ -76,6 +81,8 @@ static const char *reason_for(int status)
         return "OK";
     case 201:
         return "Created";
+    case 206:
+        return "Partial Content";
     case 400:
         return "Bad Request";
     case 401:
@@ -94,6 +101,10 @@ static const char *reason_for(int status)
         return "URI Too Long";
     case 415:
         return "Unsupported Media Type";
+    case 416:
+        return "Range Not Satisfiable";
+    case 429:
+        return "Too Many Requests";
     case 503:
         return "Service Unavailable";
     default:
@@ -139,6 +150,13 @@ static enum err parse_body(h2o_req_t *hreq, const struct http_route *route,
                            struct http_request *req, struct errbuf *err)
 {
     size_t len = hreq->entity.base != NULL ? hreq->entity.len : 0;
+    if (route->flags & HTTP_ROUTE_RAW) {
+        /* Raw bytes (upload chunks): h2o already refused anything over HTTP_BODY_HARD_MAX. */
+        ASSERT(len <= HTTP_BODY_HARD_MAX);
+        req->raw = len > 0 ? hreq->entity.base : "";
+        req->raw_len = len;
+        return ERR_OK;
+    }
     if (len == 0 && !(route->flags & HTTP_ROUTE_BODY)) {
         return ERR_OK;
     }
@@ -211,6 +229,15 @@ static enum err run_idempotent(h2o_req_t *hreq, const struct http_route *route,
     struct store *s = server->core.store;
     struct store_idem idem;
     enum err rc = store_idem_get(s, req->who.id, key, &idem, err);
+    if (rc == ERR_OK && idem.created_ms < clock_now(server->core.clock) - server->idem_ttl_ms) {
+        /* Past the retention but not purged yet: the key is free, as after the purge. */
+        mem_free(idem.body);
+        rc = store_idem_delete(s, req->who.id, key, err);
+        if (rc != ERR_OK) {
+            return rc;
+        }
+        rc = ERR_NOT_FOUND;
+    }
     if (rc == ERR_OK) {
         int same = strcmp(idem.request_hash, hash) == 0;
         if (same) {
@@ -255,6 +282,26 @@ static enum err run_idempotent(h2o_req_t *hreq, const struct http_route *route,
     return store_tx_commit(s, err);
 }
 
+/* The rate-limit subject of a request: its entity, else its client's address. */
+static void limit_subject(h2o_req_t *hreq, const struct http_request *req,
+                          char out[HTTP_SUBJECT_MAX])
+{
+    if (req->authenticated) {
+        snprintf(out, HTTP_SUBJECT_MAX, "%s", req->who.id);
+        return;
+    }
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    char addr[INET6_ADDRSTRLEN] = "unknown";
+    socklen_t len = hreq->conn->callbacks->get_peername(hreq->conn, (struct sockaddr *)&ss);
+    if (len > 0 && ss.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof(addr));
+    } else if (len > 0 && ss.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof(addr));
+    }
+    snprintf(out, HTTP_SUBJECT_MAX, "ip:%s", addr);
+}
+
 /* Opens the iteration's batch transaction before the first mutation runs. */
 static enum err batch_begin(struct errbuf *err)
 {
@@ -297,6 +344,14 @@ static enum err dispatch(h2o_req_t *hreq, struct http_request *req, struct http_
     if (rc == ERR_OK) {
         rc = authenticate(hreq, req, err);
     }
+    /* Before anything is read or written for it; a bad key counts against its address. */
+    if ((rc == ERR_OK || rc == ERR_UNAUTHORIZED) && !(route->flags & HTTP_ROUTE_UNLIMITED)) {
+        char subject[HTTP_SUBJECT_MAX];
+        limit_subject(hreq, req, subject);
+        if (http__limits_refuse(server, subject, res)) {
+            return ERR_OK;
+        }
+    }
     if (rc == ERR_OK && (route->flags & HTTP_ROUTE_AUTH) && !req->authenticated) {
         rc = err_set(err, ERR_UNAUTHORIZED, "Authorization", "this route needs an api key");
     }
@@ -335,8 +390,92 @@ static void pending_free(struct pending *p)
     if (p->ref != NULL) {
         p->ref->p = NULL;
     }
+    if (p->stream != NULL) {
+        p->stream->done(p->stream, 0); /* never sent */
+    }
     mem_free(p->text);
     mem_free(p);
+}
+
+const char *http__header(const struct http_request *req, const char *name, size_t *len)
+{
+    ASSERT(req->native != NULL);
+    h2o_iovec_t v = header_value(req->native, NULL, name);
+    *len = v.len;
+    return v.base;
+}
+
+/* ---- streamed bodies ---- */
+
+/* The generator of a streamed body; lives in the request's pool, so h2o's disposal of the
+ * request (client gone, or response done) is when its stream is told the outcome. */
+struct stream_gen {
+    h2o_generator_t super; /* first: h2o hands it back as its generator */
+    struct http_stream *stream;
+    int64_t left;
+    char *buf; /* HTTP_STREAM_BUF_BYTES from the request's pool */
+};
+
+static void stream_end(struct stream_gen *g, int complete)
+{
+    if (g->stream != NULL) {
+        struct http_stream *s = g->stream;
+        g->stream = NULL;
+        s->done(s, complete);
+    }
+}
+
+static void stream_proceed(h2o_generator_t *self, h2o_req_t *hreq)
+{
+    struct stream_gen *g = (struct stream_gen *)self;
+    if (g->stream == NULL) {
+        return;
+    }
+    size_t n = g->left < HTTP_STREAM_BUF_BYTES ? (size_t)g->left : HTTP_STREAM_BUF_BYTES;
+    struct errbuf err;
+    errbuf_init(&err);
+    enum err rc = n > 0 ? g->stream->read(g->stream, g->buf, n, &err) : ERR_OK;
+    if (rc != ERR_OK) {
+        log_msg(LOG_ERROR, "streamed response cut short: %s", err.msg);
+        stream_end(g, 0);
+        h2o_send(hreq, NULL, 0, H2O_SEND_STATE_ERROR);
+        return;
+    }
+    g->left -= (int64_t)n;
+    h2o_iovec_t v = h2o_iovec_init(g->buf, n);
+    if (g->left == 0) {
+        /* Every byte is the connection's now: the outcome is known before h2o may free us. */
+        stream_end(g, 1);
+        h2o_send(hreq, &v, n > 0 ? 1 : 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    h2o_send(hreq, &v, 1, H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void stream_stop(h2o_generator_t *self, h2o_req_t *hreq)
+{
+    (void)hreq;
+    stream_end((struct stream_gen *)self, 0);
+}
+
+static void stream_disposed(void *mem)
+{
+    stream_end(mem, 0);
+}
+
+/* Starts a streamed response; the stream passes to the generator. */
+static void stream_start(h2o_req_t *hreq, struct pending *p)
+{
+    struct stream_gen *g = h2o_mem_alloc_shared(&hreq->pool, sizeof(*g), stream_disposed);
+    g->super.proceed = stream_proceed;
+    g->super.stop = stream_stop;
+    g->stream = p->stream;
+    g->left = p->stream->length;
+    g->buf = h2o_mem_alloc_pool(&hreq->pool, HTTP_STREAM_BUF_BYTES);
+    p->stream = NULL;
+    hreq->res.content_length = (size_t)g->left;
+    h2o_start_response(hreq, &g->super);
+    stream_proceed(&g->super, hreq);
 }
 
 /* Renders a response into a pending entry (text, headers), ready to be sent later. */
@@ -358,6 +497,10 @@ static struct pending *pending_new(h2o_req_t *hreq, const struct http_request *r
     p->content_type = res->content_type != NULL ? res->content_type : "application/json";
     p->cache_control = res->cache_control != NULL ? res->cache_control : "no-store";
     snprintf(p->location, sizeof(p->location), "%s", res->location);
+    p->retry_after_s = res->retry_after_s;
+    snprintf(p->digest_sha256, sizeof(p->digest_sha256), "%s", res->digest_sha256);
+    memcpy(p->headers, res->headers, sizeof(p->headers));
+    p->nheaders = res->nheaders;
     if (res->body != NULL) {
         char *text = json_dumps(res->body, JSON_COMPACT | JSON_SORT_KEYS);
         if (text != NULL) {
@@ -378,6 +521,8 @@ static struct pending *pending_new(h2o_req_t *hreq, const struct http_request *r
     }
     p->ref = h2o_mem_alloc_shared(&hreq->pool, sizeof(*p->ref), pending_disposed);
     p->ref->p = p;
+    p->stream = res->stream;
+    res->stream = NULL;
     return p;
 }
 
@@ -398,6 +543,11 @@ static void pending_fail(struct pending *p, const struct errbuf *err)
     p->cache_control = "no-store";
     p->location[0] = '\0';
     p->replayed = 0;
+    p->nheaders = 0;
+    if (p->stream != NULL) {
+        p->stream->done(p->stream, 0);
+        p->stream = NULL;
+    }
 }
 
 static void pending_send(struct pending *p)
@@ -421,9 +571,30 @@ static void pending_send(struct pending *p)
         h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_LOCATION, NULL,
                        h2o_strdup(&hreq->pool, p->location, SIZE_MAX).base, strlen(p->location));
     }
+    if (p->retry_after_s > 0) {
+        char v[24];
+        int n = snprintf(v, sizeof(v), "%lld", (long long)p->retry_after_s);
+        h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                       h2o_strdup(&hreq->pool, v, (size_t)n).base, (size_t)n);
+    }
+    if (p->digest_sha256[0] != '\0') {
+        h2o_add_header_by_str(
+            &hreq->pool, &hreq->res.headers, H2O_STRLIT("x-bourse-document-sha256"), 0, NULL,
+            h2o_strdup(&hreq->pool, p->digest_sha256, SIZE_MAX).base, strlen(p->digest_sha256));
+    }
     if (p->replayed) {
         h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, H2O_STRLIT("idempotency-replayed"),
                               0, NULL, H2O_STRLIT("true"));
+    }
+    for (size_t i = 0; i < p->nheaders; i++) {
+        h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, p->headers[i].name,
+                              strlen(p->headers[i].name), 0, NULL,
+                              h2o_strdup(&hreq->pool, p->headers[i].value, SIZE_MAX).base,
+                              strlen(p->headers[i].value));
+    }
+    if (p->stream != NULL) {
+        stream_start(hreq, p);
+        return;
     }
     h2o_send_inline(hreq, p->text, p->len);
 }
@@ -467,6 +638,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
     memcpy(method, hreq->method.base, mlen);
     method[mlen] = '\0';
     req.method = method;
+    req.native = hreq;
     int route = -1, replayed = 0;
     enum err rc = dispatch(hreq, &req, &res, &route, &replayed, &err);
     if (rc != ERR_OK) {
@@ -479,11 +651,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
         if (res.status < 500) {
             log_msg(LOG_DEBUG, "%s %s refused: %s", method, req.path, err.msg);
         }
+        res.nheaders = 0;
+        if (res.stream != NULL) {
+            res.stream->done(res.stream, 0);
+            res.stream = NULL;
+        }
     }
     struct pending *p = pending_new(hreq, &req, &res, replayed, route, t0);
     json_decref(req.body);
     json_decref(res.body);
     mem_free(res.text);
+    if (res.stream != NULL) {
+        res.stream->done(res.stream, 0); /* pending_new failed */
+    }
     if (p == NULL) {
         h2o_send_error_503(hreq, "Service Unavailable", "out of memory", 0);
         return 0;
@@ -585,6 +765,7 @@ int http__run(struct http_server *srv, struct errbuf *err)
         h2o_evloop_run(h2o_ctx.loop, HTTP_LOG_TICK_MS);
         batch_flush();
         http__log_tick(srv, 0);
+        http__limits_tick(srv);
     }
     log_msg(LOG_INFO, "shutting down: draining connections");
     h2o_socket_read_stop(listener);

@@ -67,6 +67,25 @@ static const char *const copy_tables[] = {
     "demands",
     "demand_matches",
     "notifications",
+    /* migration 6 */
+    "contracts",
+    "contract_signatures",
+    "contract_periods",
+    "deliveries",
+    "disputes",
+    /* migration 9 */
+    "orders",
+    "negotiations",
+    "negotiation_offers",
+    "auctions",
+    "bids",
+    /* migration 7 */
+    "uploads",
+    "upload_chunks",
+    "objects",
+    "download_tokens",
+    /* migration 8 */
+    "rate_usage",
 };
 
 #define COPY_TABLES_MAX 128 /* tables in a schema, far above the store's */

@@ -14,7 +14,8 @@
  * allowed: under REPEATABLE READ or SERIALIZABLE the snapshot would be taken by the statement
  * that waits for the lock, and would miss the commit of the writer it waited for. The
  * reasoning and the alternatives are in docs/decisions/0002-postgres-isolation.md. Writes
- * outside store_tx_begin are not serialised; the store makes none besides idempotent DDL.
+ * outside store_tx_begin are not serialised; the store makes none besides idempotent DDL and
+ * the rate-limit counters of limits.c, which need no order.
  *
  * Statements: exec runs PQexec (several statements allowed). query prepares each distinct SQL
  * text once per connection under a generated name and runs it with PQexecPrepared. Parameters
@@ -46,9 +47,13 @@
  * is known held only by the session that took it. While it believes itself leader a node
  * runs a trivial statement on each try, which notices a dead connection (and reconnects)
  * before the node integrates again. Two nodes may still both integrate for one tick around a
- * takeover (the old leader's connection dies after that statement); that is harmless, because
- * each integration runs under the writer lock from the newest stored checkpoint and is
- * deterministic (docs/decisions/0002-postgres-isolation.md).
+ * takeover (the old leader's connection dies after that statement) only if the old leader
+ * skipped store_leader_held, which the leader's work calls inside its transaction: a session
+ * replaced since the last try fails it. Even without it two integrations would be harmless,
+ * because each runs under the writer lock from the newest stored checkpoint and is
+ * deterministic (docs/decisions/0002-postgres-isolation.md). A node that asks for leadership
+ * also gets idle timeouts on its sessions (PG_IDLE_SESSION_SQL): a leader frozen with its
+ * connection open (SIGSTOP) loses its session, and so the lock, after 3 s.
  */
 #include "util/compat.h"
 #include "store/store.h"
@@ -102,6 +107,18 @@ _Static_assert(0x626F757273650002 == 7093017072554541058, "leader lock key");
     "SET lock_timeout = 5000; SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 1; "      \
     "SET tcp_keepalives_count = 5"
 
+/* Set on the sessions of a node that asks for the log leadership (a serving node, which runs a
+ * statement every 100 ms tick): the server ends a session idle for 3 s, or idle inside a
+ * transaction for 4 s (less than lock_timeout, so that writers queued behind a frozen holder
+ * of the writer lock get it before they give up). A leader frozen by SIGSTOP or a hung disk
+ * keeps its TCP connection alive (the kernel answers keepalives), so only the server's own
+ * timer can end its session and free the leader lock. idle_session_timeout exists since
+ * PostgreSQL 14, idle_in_transaction_session_timeout since 9.6. */
+#define PG_IDLE_SESSION_SQL "SET idle_session_timeout = 3000"
+#define PG_IDLE_TX_SQL "SET idle_in_transaction_session_timeout = 4000"
+#define PG_IDLE_SESSION_VERSION_MIN 140000
+#define PG_IDLE_TX_VERSION_MIN 90600
+
 struct pg_stmt {
     char *sql; /* owned copy: the cache must not depend on the caller's string living on */
     char name[PG_STMT_NAME_MAX];
@@ -115,6 +132,7 @@ struct pg_db {
     int tx_lost;               /* the connection broke inside a transaction */
     uint64_t session;          /* numbers the connections: 1 at open, +1 on each reset */
     uint64_t leader_session;   /* the session that holds PG_LEADER_LOCK; 0 when none does */
+    int live;                  /* a serving node: sessions end when it goes quiet (above) */
     int64_t reset_after_ns;    /* monotonic time before which no reset is tried */
     char down[ERRBUF_MSG_MAX]; /* why the last reset failed */
 };
@@ -220,16 +238,39 @@ static void pg_cache_clear(struct pg_db *d)
     d->cached = 0;
 }
 
-/* Applies PG_SESSION_SQL on a fresh connection. */
-static enum err pg_setup(struct pg_db *d, struct errbuf *err)
+static enum err pg_setup_one(struct pg_db *d, const char *sql, struct errbuf *err)
 {
-    ASSERT(PQstatus(d->conn) == CONNECTION_OK);
-    PGresult *res = PQexec(d->conn, PG_SESSION_SQL);
+    PGresult *res = PQexec(d->conn, sql);
     enum err rc = ERR_OK;
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         rc = pg_classify(d, res, "cannot configure the database session", err);
     }
     PQclear(res);
+    return rc;
+}
+
+/* Applies the idle timeouts of a serving node (PG_IDLE_SESSION_SQL) that the server has. */
+static enum err pg_setup_live(struct pg_db *d, struct errbuf *err)
+{
+    int version = PQserverVersion(d->conn);
+    enum err rc = ERR_OK;
+    if (version >= PG_IDLE_TX_VERSION_MIN) {
+        rc = pg_setup_one(d, PG_IDLE_TX_SQL, err);
+    }
+    if (rc == ERR_OK && version >= PG_IDLE_SESSION_VERSION_MIN) {
+        rc = pg_setup_one(d, PG_IDLE_SESSION_SQL, err);
+    }
+    return rc;
+}
+
+/* Applies PG_SESSION_SQL on a fresh connection, and a serving node's timeouts. */
+static enum err pg_setup(struct pg_db *d, struct errbuf *err)
+{
+    ASSERT(PQstatus(d->conn) == CONNECTION_OK);
+    enum err rc = pg_setup_one(d, PG_SESSION_SQL, err);
+    if (rc == ERR_OK && d->live) {
+        rc = pg_setup_live(d, err);
+    }
     return rc;
 }
 
@@ -537,6 +578,20 @@ static enum err pg_leader_try(void *handle, int *is_leader, struct errbuf *err)
     *is_leader = 0;
     PGresult *res = NULL;
     enum err rc = ERR_OK;
+    if (!d->live && PQstatus(d->conn) == CONNECTION_OK) {
+        /* A node that asks for leadership asks every tick from now on (file comment). */
+        rc = pg_setup_live(d, err);
+        if (rc != ERR_OK) {
+            return rc;
+        }
+        d->live = 1;
+        if (PQserverVersion(d->conn) < PG_IDLE_SESSION_VERSION_MIN) {
+            log_msg(LOG_WARN,
+                    "store: postgres %d has no idle_session_timeout: a frozen log "
+                    "leader keeps the leadership until it resumes or dies",
+                    PQserverVersion(d->conn));
+        }
+    }
     if (d->leader_session != 0) {
         /* Held since an earlier call, unless the connection was replaced in between; this
          * statement finds a connection that died since then, and pg_run reconnects. */
@@ -562,6 +617,14 @@ static enum err pg_leader_try(void *handle, int *is_leader, struct errbuf *err)
     }
     PQclear(res);
     return rc;
+}
+
+static int pg_leader_held(void *handle)
+{
+    struct pg_db *d = handle;
+    ASSERT(d != NULL);
+    return d->leader_session != 0 && d->leader_session == d->session && !d->tx_lost &&
+           PQstatus(d->conn) == CONNECTION_OK;
 }
 
 static void pg_close(void *handle)
@@ -636,6 +699,7 @@ const struct store_ops store_postgres_ops = {
     .query = pg_query,
     .begin_sql = PG_BEGIN_SQL,
     .leader_try = pg_leader_try,
+    .leader_held = pg_leader_held,
     .columns_sql = "SELECT c.table_name::text, c.column_name::text"
                    " FROM information_schema.columns AS c"
                    " JOIN information_schema.tables AS t"

@@ -9,8 +9,8 @@
  *   2. the backend's candidate query (store_ops.search) finds the newest candidates_max
  *      listings that match the terms and the filters, each with an integer relevance score:
  *      FTS5's bm25 on SQLite, a term-position score over pg_trgm on PostgreSQL;
- *   3. here, the facets are counted over those candidates and they are ordered by score, then
- *      newest first;
+ *   3. here, the facets are counted over those candidates as they arrive, and they are
+ *      ordered by score, then newest first;
  *   4. the page after the cursor is read back row by row.
  *
  * Step 2's bound is the guard that keeps a query matching most of the catalogue fast: the
@@ -215,22 +215,68 @@ enum err store__search_filters(const struct store_listing_query *q, struct buf *
 
 /* ---- candidates, facets, order, page ---- */
 
+/*
+ * The candidates, kept small because a common term brings candidates_max of them and only a
+ * page is read back: the sort key and the row's index into ids. The facets are counted as the
+ * rows arrive, from the row's own text, so no other column is copied. (The candidate steps
+ * once cost more than the query: a sort moving 170-byte rows and a snprintf per delivery mode
+ * were a fifth of a 2,000-candidate search; docs/decisions/0005-search.md.)
+ */
 struct candidate {
     int64_t score;
     int64_t docid;
-    char id[ID_MAX];
-    char category[STORE_CATEGORY_MAX];
-    char kind[STORE_KIND_MAX];
-    int64_t delivery;
-    char classification[STORE_KIND_MAX];
-    char board[STORE_KIND_MAX];
+    size_t row; /* into candidates.ids */
 };
 
 struct candidates {
     struct candidate *items;
+    char (*ids)[ID_MAX];
     size_t count;
-    size_t cap; /* max + 1: one more than wanted says "truncated" */
+    size_t cap;                        /* max + 1: one more than wanted says "truncated" */
+    struct store_listing_results *out; /* whose facets count the first max rows */
 };
+
+/* The delivery facet's values: the bit indexes of the delivery set, as text. */
+static const char *const delivery_bits[] = {"0", "1", "2",  "3",  "4",  "5",  "6",  "7",
+                                            "8", "9", "10", "11", "12", "13", "14", "15"};
+
+static void facet_add(struct store_listing_results *r, enum store_facet f,
+                      const struct store_value *v)
+{
+    struct store_facet_count *list = r->facets[f];
+    size_t n = r->facet_count[f];
+    if (v->len >= sizeof(list[0].value)) {
+        return; /* longer than any value of the taxonomy: not shown */
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (memcmp(list[i].value, v->s, v->len) == 0 && list[i].value[v->len] == '\0') {
+            list[i].count++;
+            return;
+        }
+    }
+    if (n == STORE_FACET_VALUES_MAX) {
+        return; /* more distinct values than the taxonomy has: not shown */
+    }
+    memcpy(list[n].value, v->s, v->len);
+    list[n].value[v->len] = '\0';
+    list[n].count = 1;
+    r->facet_count[f] = n + 1;
+}
+
+/* Counts one candidate row (score, STORE__SEARCH_COLS) into the facets. */
+static void facets_add_row(struct store_listing_results *r, const struct store_value *v)
+{
+    facet_add(r, STORE_FACET_CATEGORY, &v[3]);
+    facet_add(r, STORE_FACET_KIND, &v[4]);
+    facet_add(r, STORE_FACET_CLASSIFICATION, &v[6]);
+    facet_add(r, STORE_FACET_BOARD, &v[7]);
+    for (size_t bit = 0; bit < ARRAY_LEN(delivery_bits); bit++) {
+        if ((v[5].i >> bit) & 1) {
+            struct store_value name = store_text(delivery_bits[bit]);
+            facet_add(r, STORE_FACET_DELIVERY, &name);
+        }
+    }
+}
 
 static enum err candidate_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err)
 {
@@ -239,48 +285,27 @@ static enum err candidate_cb(void *ctx, const struct store_value *v, size_t n, s
         v[5].type != STORE_INT) {
         return err_set(err, ERR_CORRUPT, "", "a search candidate row has the wrong shape");
     }
+    for (size_t i = 2; i < n; i++) {
+        if (i != 5 && v[i].type != STORE_TEXT) {
+            return err_set(err, ERR_CORRUPT, "", "a search candidate row has the wrong shape");
+        }
+    }
     if (c->count == c->cap) {
         return ERR_OK; /* the backend's LIMIT makes this unreachable; stay safe */
     }
     struct candidate *k = &c->items[c->count];
     k->score = v[0].i;
     k->docid = v[1].i;
-    k->delivery = v[5].i;
-    enum err rc = store__copy_text(k->id, sizeof(k->id), &v[2], err);
-    if (rc == ERR_OK) {
-        rc = store__copy_text(k->category, sizeof(k->category), &v[3], err);
+    k->row = c->count;
+    enum err rc = store__copy_text(c->ids[c->count], sizeof(c->ids[0]), &v[2], err);
+    if (rc != ERR_OK) {
+        return rc;
     }
-    if (rc == ERR_OK) {
-        rc = store__copy_text(k->kind, sizeof(k->kind), &v[4], err);
+    if (c->count + 1 < c->cap) { /* the extra row only says "truncated" */
+        facets_add_row(c->out, v);
     }
-    if (rc == ERR_OK) {
-        rc = store__copy_text(k->classification, sizeof(k->classification), &v[6], err);
-    }
-    if (rc == ERR_OK) {
-        rc = store__copy_text(k->board, sizeof(k->board), &v[7], err);
-    }
-    if (rc == ERR_OK) {
-        c->count++;
-    }
-    return rc;
-}
-
-static void facet_add(struct store_listing_results *r, enum store_facet f, const char *value)
-{
-    struct store_facet_count *list = r->facets[f];
-    size_t n = r->facet_count[f];
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(list[i].value, value) == 0) {
-            list[i].count++;
-            return;
-        }
-    }
-    if (n == STORE_FACET_VALUES_MAX) {
-        return; /* more distinct values than the taxonomy has: not shown */
-    }
-    snprintf(list[n].value, sizeof(list[n].value), "%s", value);
-    list[n].count = 1;
-    r->facet_count[f] = n + 1;
+    c->count++;
+    return ERR_OK;
 }
 
 static int facet_compare(const void *a, const void *b)
@@ -292,22 +317,8 @@ static int facet_compare(const void *a, const void *b)
     return strcmp(x->value, y->value);
 }
 
-static void facets_count(struct store_listing_results *r, const struct candidates *c)
+static void facets_sort(struct store_listing_results *r)
 {
-    for (size_t i = 0; i < c->count; i++) {
-        const struct candidate *k = &c->items[i];
-        facet_add(r, STORE_FACET_CATEGORY, k->category);
-        facet_add(r, STORE_FACET_KIND, k->kind);
-        facet_add(r, STORE_FACET_CLASSIFICATION, k->classification);
-        facet_add(r, STORE_FACET_BOARD, k->board);
-        for (int bit = 0; bit < 16; bit++) {
-            if ((k->delivery >> bit) & 1) {
-                char name[4];
-                snprintf(name, sizeof(name), "%d", bit);
-                facet_add(r, STORE_FACET_DELIVERY, name);
-            }
-        }
-    }
     for (size_t f = 0; f < STORE_FACET__COUNT; f++) {
         qsort(r->facets[f], r->facet_count[f], sizeof(r->facets[f][0]), facet_compare);
     }
@@ -363,8 +374,8 @@ void store_listing_results_release(struct store_listing_results *r)
 }
 
 /* Reads the page's listings back, in order. */
-static enum err page_fill(struct store *s, const struct candidate *page, size_t n,
-                          struct store_listing_results *out, struct errbuf *err)
+static enum err page_fill(struct store *s, const struct candidates *c, const struct candidate *page,
+                          size_t n, struct store_listing_results *out, struct errbuf *err)
 {
     if (n == 0) {
         return ERR_OK;
@@ -375,7 +386,7 @@ static enum err page_fill(struct store *s, const struct candidate *page, size_t 
         return err_set(err, ERR_NOMEM, "", "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
-        enum err rc = store_listing_get(s, page[i].id, &out->items[i], err);
+        enum err rc = store_listing_get(s, c->ids[page[i].row], &out->items[i], err);
         if (rc != ERR_OK) {
             store_listing_release(&out->items[i]);
             return rc == ERR_NOT_FOUND ? err_set(err, ERR_CORRUPT, "",
@@ -404,10 +415,11 @@ enum err store_listing_search(struct store *s, const struct store_listing_query 
         }
     }
     struct store__search *parsed = mem_calloc(1, sizeof(*parsed));
-    struct candidates c = {NULL, 0, q->candidates_max + 1};
+    struct candidates c = {NULL, NULL, 0, q->candidates_max + 1, out};
     c.items = mem_calloc(c.cap, sizeof(*c.items));
+    c.ids = mem_calloc(c.cap, sizeof(*c.ids));
     enum err rc = ERR_OK;
-    if (parsed == NULL || c.items == NULL) {
+    if (parsed == NULL || c.items == NULL || c.ids == NULL) {
         rc = err_set(err, ERR_NOMEM, "", "out of memory");
         goto out;
     }
@@ -424,7 +436,7 @@ enum err store_listing_search(struct store *s, const struct store_listing_query 
     out->truncated = c.count > q->candidates_max;
     c.count = out->truncated ? q->candidates_max : c.count;
     out->total = c.count;
-    facets_count(out, &c);
+    facets_sort(out);
     qsort(c.items, c.count, sizeof(c.items[0]), candidate_compare);
     size_t first = 0;
     if (q->cursor != NULL) {
@@ -434,7 +446,7 @@ enum err store_listing_search(struct store *s, const struct store_listing_query 
         }
     }
     size_t n = c.count - first < q->limit ? c.count - first : q->limit;
-    rc = page_fill(s, c.items + first, n, out, err);
+    rc = page_fill(s, &c, c.items + first, n, out, err);
     if (rc == ERR_OK && first + n < c.count) {
         const struct candidate *last = &c.items[first + n - 1];
         snprintf(out->next_cursor, sizeof(out->next_cursor), "%" PRId64 ".%" PRId64, last->score,
@@ -445,6 +457,7 @@ out:
         store_listing_results_release(out);
     }
     mem_free(c.items);
+    mem_free(c.ids);
     mem_free(parsed);
     return rc;
 }

@@ -105,11 +105,18 @@ static enum err sqlite_index_text(const struct store_listing_doc *doc, struct bu
  * FTS5's own bm25() computes each phrase's inverse document frequency by walking the phrase's
  * whole doclist on its first call of a query: for a term in 80% of 100,000 listings that walk
  * costs 10-20 ms before the first row, however few rows the query then ranks, and would take
- * the guard's bound away. bourse_bm25(table, w_title, w_body) is the same Okapi BM25 (k1 1.2,
- * b 0.75, FTS5's formula and column weights) with one change: a phrase's documents are counted
- * up to SEARCH_DF_CAP and no further, so a phrase in more listings than that counts as in
- * exactly that many. It ranks a one-term query exactly as bm25() (the IDF is a common factor)
- * and treats the very common terms of a longer query as equally common.
+ * the guard's bound away. bourse_bm25(table, w_title, w_body, sizes) is the same Okapi BM25 (k1
+ * 1.2, b 0.75, FTS5's formula and column weights) with one change: a phrase's documents are
+ * counted up to SEARCH_DF_CAP and no further, so a phrase in more listings than that counts as
+ * in exactly that many. It ranks a one-term query exactly as bm25() (the IDF is a common
+ * factor) and treats the very common terms of a longer query as equally common.
+ *
+ * sizes is the row's `sz` from the table's %_docsize shadow table, joined by the candidate
+ * query: the token count of each column, as SQLite varints (FTS5's documented record, written
+ * for every row since the table has the default columnsize=1). FTS5's xColumnSize reads the
+ * same record, but through a nested statement per row (bind, step, reset): 1.1 us a row, 2.3 ms
+ * of the 4.2 ms a 2,000-candidate query took; the join in the candidate statement itself costs
+ * a quarter of that (docs/decisions/0005-search.md). Without sizes (NULL) it asks xColumnSize.
  */
 #define SEARCH_DF_CAP STORE_SEARCH_CANDIDATES_MAX
 #define SEARCH_PHRASES_MAX 64 /* more than a query's terms can make */
@@ -171,11 +178,49 @@ static int rank_stats_get(const Fts5ExtensionApi *api, Fts5Context *fts, struct 
     return rc;
 }
 
+/* The document's length in tokens, the sum of the column sizes in a %_docsize record (one
+ * SQLite varint per column: seven bits a byte, most significant first, the top bit saying
+ * another byte follows). SQLITE_CORRUPT when the record does not hold ncol varints. */
+static int docsize_total(const unsigned char *p, int n, int ncol, int *total)
+{
+    int64_t sum = 0;
+    int at = 0;
+    for (int col = 0; col < ncol; col++) {
+        uint32_t v = 0;
+        int bytes = 0;
+        do {
+            if (at >= n || bytes == 5) {
+                return SQLITE_CORRUPT;
+            }
+            v = (v << 7) | (p[at] & 0x7f);
+            bytes++;
+        } while (p[at++] & 0x80);
+        sum += v;
+    }
+    if (sum > INT32_MAX) {
+        return SQLITE_CORRUPT;
+    }
+    *total = (int)sum;
+    return SQLITE_OK;
+}
+
+/* The row's length in tokens: from the sizes argument when the query passes it, else from
+ * FTS5 (see above). */
+static int doc_length(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_value *sizes, int *dl)
+{
+    if (sizes == NULL || sqlite3_value_type(sizes) != SQLITE_BLOB) {
+        return api->xColumnSize(fts, -1, dl);
+    }
+    return docsize_total(sqlite3_value_blob(sizes), sqlite3_value_bytes(sizes),
+                         api->xColumnCount(fts), dl);
+}
+
 static void bourse_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
                         int nval, sqlite3_value **vals)
 {
     struct rank_stats *st = NULL;
     int rc = rank_stats_get(api, fts, &st);
+    int ncol = api->xColumnCount(fts);
     double freq[SEARCH_PHRASES_MAX] = {0};
     int ninst = 0;
     if (rc == SQLITE_OK) {
@@ -185,12 +230,12 @@ static void bourse_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_c
         int phrase = 0, col = 0, off = 0;
         rc = api->xInst(fts, i, &phrase, &col, &off);
         if (rc == SQLITE_OK && phrase >= 0 && phrase < st->phrases) {
-            freq[phrase] += col < nval ? sqlite3_value_double(vals[col]) : 1.0;
+            freq[phrase] += col < nval && col < ncol ? sqlite3_value_double(vals[col]) : 1.0;
         }
     }
     int dl = 0;
     if (rc == SQLITE_OK) {
-        rc = api->xColumnSize(fts, -1, &dl);
+        rc = doc_length(api, fts, nval > ncol ? vals[ncol] : NULL, &dl);
     }
     if (rc != SQLITE_OK) {
         sqlite3_result_error_code(ctx, rc);
@@ -302,12 +347,16 @@ static enum err sqlite_candidates(struct store *s, const struct store__search *q
             buf_append_str(&sql, "SELECT 0, " STORE__SEARCH_COLS " FROM listings AS l WHERE 1 = 1");
     } else {
         params[count++] = store_text(tri.len > 0 ? tri.data : grams_m.data);
+        /* The listing first, so that filtered-out rows skip the sizes' lookup; from the
+         * covering index (migration 10), which the planner would pass over for the unique
+         * docid index and then read every candidate's whole row. */
         rc = buf_appendf(&sql,
                          "SELECT CAST(-" SQLITE_SCORE_SCALE
-                         " * bourse_bm25(%s%s) AS INTEGER), " STORE__SEARCH_COLS
-                         " FROM %s CROSS JOIN listings AS l"
-                         " ON l.docid = %s.rowid WHERE %s MATCH $1",
-                         table, weights, table, table, table);
+                         " * bourse_bm25(%s%s, ds.sz) AS INTEGER), " STORE__SEARCH_COLS
+                         " FROM %s CROSS JOIN listings AS l INDEXED BY listings_search"
+                         " ON l.docid = %s.rowid"
+                         " CROSS JOIN %s_docsize AS ds ON ds.id = %s.rowid WHERE %s MATCH $1",
+                         table, weights, table, table, table, table, table);
     }
     if (rc == ERR_OK && tri.len > 0 && grams_m.len > 0) {
         params[count++] = store_text(grams_m.data);

@@ -83,6 +83,12 @@ enum err store_leader_try(struct store *s, int *is_leader, struct errbuf *err)
     return rc;
 }
 
+int store_leader_held(struct store *s)
+{
+    ASSERT(s != NULL);
+    return s->ops->leader_held == NULL || s->ops->leader_held(s->db);
+}
+
 int store_tx_depth(const struct store *s)
 {
     return s->depth;

@@ -67,6 +67,9 @@ struct store_ops {
      * database one process holds exclusively (SQLite) is always the leader. Called outside
      * transactions only. */
     enum err (*leader_try)(void *db, int *is_leader, struct errbuf *err);
+    /* 1 while the connection that took the leadership is still the one in use, without a
+     * round trip; NULL when leadership cannot be lost (SQLite). */
+    int (*leader_held)(void *db);
     /* A query of two text columns, (table, column), naming every column of every table of
      * the schema, each table's columns in their order. */
     const char *columns_sql;
@@ -120,6 +123,13 @@ enum err store_migrate(struct store *s, int *applied, struct errbuf *err);
  * (ERR_UNAVAILABLE: the database is unreachable) *is_leader is 0.
  */
 enum err store_leader_try(struct store *s, int *is_leader, struct errbuf *err);
+/* 1 when the leadership taken by the last store_leader_try is still held by the session in
+ * use: call it inside the transaction that does the leader's work, after store_tx_begin, so
+ * that a node whose connection was replaced since (a frozen leader whose session the server
+ * ended, then a silent reconnect by BEGIN) cannot do that work beside the new leader. The
+ * session cannot end and come back inside one transaction, so a commit that follows proves
+ * that the work ran under the lock. No round trip; cannot fail. */
+int store_leader_held(struct store *s);
 
 /* What `bourse db status` reports. */
 struct store_status {
@@ -601,6 +611,53 @@ enum err store_idem_get(struct store *s, const char *principal, const char *key,
 enum err store_idem_put(struct store *s, const char *principal, const char *key,
                         const struct store_idem *idem, struct errbuf *err);
 
+/* ---- limits: idempotency retention and rate-limit counters across nodes (limits.c) ------- */
+
+/* Deletes the stored response of (principal, key), if any: an expired key is free again.
+ * Backend errors only. */
+enum err store_idem_delete(struct store *s, const char *principal, const char *key,
+                           struct errbuf *err);
+/* Deletes at most max (1..STORE_PURGE_MAX) stored responses created before before_ms, oldest
+ * first; *deleted receives how many. Backend errors only. */
+#define STORE_PURGE_MAX 10000
+enum err store_idem_purge(struct store *s, int64_t before_ms, size_t max, int64_t *deleted,
+                          struct errbuf *err);
+
+/* 1 when other processes may share the database (PostgreSQL), so that a node must exchange
+ * its rate-limit counters with them; 0 for SQLite, which one process holds. Cannot fail. */
+int store_shared(const struct store *s);
+
+/*
+ * One node's admitted requests in one exchange round, as stored in rate_usage: `counts` is
+ * lines "<subject> <count>\n" (subjects hold no blank). A round too large for one row is
+ * split into parts 0, 1, ...; (node, round, part) is unique. Text is borrowed.
+ */
+struct store_rate_usage {
+    const char *node;
+    int64_t round;
+    int64_t part;
+    int64_t at_ms; /* the writing node's wall clock */
+    const char *counts;
+    size_t counts_len;
+};
+
+/* Writes one row. It runs outside any transaction on purpose: the counters need no order
+ * between nodes, and taking the writer lock ten times a second per node would queue them
+ * behind every write (docs/decisions/0006-rate-limits.md). ERR_CONFLICT on a repeated
+ * (node, round, part), backend errors otherwise. */
+enum err store_rate_publish(struct store *s, const struct store_rate_usage *u, struct errbuf *err);
+/* Called for each row read; text is borrowed until it returns; an error stops the read. */
+typedef enum err store_rate_usage_cb(void *ctx, const struct store_rate_usage *u,
+                                     struct errbuf *err);
+/* Reads at most max (1..STORE_PURGE_MAX) rows of nodes other than `node` written after
+ * since_ms, ordered by node, round and part. Backend errors, or the callback's. */
+enum err store_rate_read(struct store *s, const char *node, int64_t since_ms, size_t max,
+                         store_rate_usage_cb *cb, void *ctx, struct errbuf *err);
+/* Deletes at most max (1..STORE_PURGE_MAX) rows written before before_ms; *deleted receives
+ * how many. Backend errors only. */
+enum err store_rate_purge(struct store *s, int64_t before_ms, size_t max, int64_t *deleted,
+                          struct errbuf *err);
+
 /* ---- clearing: the ledger --------------------------------------------------------------- */
 
 /*
@@ -1057,6 +1114,464 @@ enum err store_notification_mark_read(struct store *s, const char *id, int64_t r
 /* Newest first. ERR_INVALID (field "cursor") for a malformed cursor. */
 enum err store_notification_list(struct store *s, const struct store_notification_filter *f,
                                  struct store_notification_page *page, struct errbuf *err);
+/* ---- contracts: documents, signatures, escrow periods, deliveries, disputes ------------- */
+
+/*
+ * The rows of the contract lifecycle (core/contract.c decides what they hold; migration 6).
+ * A contract keeps its canonical document (the exact bytes the parties sign) and the columns
+ * its state machine needs; each party's signature is a row of contract_signatures; each
+ * payment period (one for a single payment) a row of contract_periods naming its escrow hold;
+ * deliveries and disputes have their own rows.
+ */
+#define STORE_CONTRACT_DOC_MAX 16384 /* names, a purpose, 50 territories, 4 brokers: ~9 KiB */
+#define STORE_CONTRACT_NOTE_MAX 256  /* why a contract waits: a shortfall, a failed hold */
+#define STORE_EVIDENCE_MAX 4096      /* 32 log indexes with their leaf hashes, as JSON */
+
+struct store_contract {
+    char id[ID_MAX];
+    char listing_id[ID_MAX];
+    char product_id[ID_MAX];
+    char revision_id[ID_MAX];
+    char provider_id[ID_MAX];
+    char buyer_id[ID_MAX];
+    char origin[STORE_KIND_MAX]; /* "order", "negotiation", "auction" */
+    char origin_id[ID_MAX];
+    char state[STORE_KIND_MAX];
+    char plan[STORE_KIND_MAX]; /* "single", "periodic" */
+    int64_t price;             /* per period (the whole price for a single payment) */
+    char currency[STORE_CURRENCY_MAX];
+    int64_t periods;     /* 1 for a single payment */
+    int64_t period_days; /* 0 for a single payment; 30 a month, 365 a year */
+    char fee_schedule_id[ID_MAX];
+    char delivery[STORE_KIND_MAX];
+    int64_t acceptance_ms; /* the window a delivery may be rejected in */
+    char document[STORE_CONTRACT_DOC_MAX];
+    char document_sha256[STORE_HASH_HEX_MAX];
+    char countersignature[STORE_SIGNATURE_MAX]; /* "" until countersigned */
+    int64_t signing_deadline_ms;
+    int64_t activated_ms;       /* 0 until active */
+    int64_t period;             /* the current period, 0-based */
+    int64_t period_end_ms;      /* periodic: when the current period settles; else 0 */
+    int64_t accept_deadline_ms; /* delivered: when it is accepted by itself; else 0 */
+    char note[STORE_CONTRACT_NOTE_MAX];
+    int64_t created_ms;
+    int64_t updated_ms;
+    int64_t log_index; /* the latest event about this contract */
+};
+
+struct store_contract_signature {
+    char contract_id[ID_MAX];
+    char role[STORE_KIND_MAX]; /* "buyer", "provider" */
+    char party_id[ID_MAX];
+    char public_key[STORE_PUBKEY_MAX]; /* the key it verified with */
+    char signature[STORE_SIGNATURE_MAX];
+    int64_t signed_ms;
+    int64_t log_index;
+};
+
+struct store_contract_period {
+    char contract_id[ID_MAX];
+    int64_t period;
+    char hold_id[ID_MAX]; /* the pending transfer holding the period's price */
+    int64_t amount;
+    char state[STORE_KIND_MAX]; /* "held", "settled", "refunded", "split" */
+    char post_id[ID_MAX];       /* the settlement's post transfer, "" when none */
+    int64_t starts_ms;
+    int64_t ends_ms; /* periodic: when it settles; single: 0 */
+    int64_t log_index;
+};
+
+struct store_delivery {
+    char id[ID_MAX];
+    char contract_id[ID_MAX];
+    int64_t period;
+    char sha256[STORE_HASH_HEX_MAX];
+    char actor[ID_MAX];
+    char status[STORE_KIND_MAX]; /* "pending", "accepted", "rejected" */
+    int64_t delivered_ms;
+    int64_t decided_ms; /* 0 while pending */
+    int64_t log_index;
+};
+
+struct store_dispute {
+    char id[ID_MAX];
+    char contract_id[ID_MAX];
+    int64_t period; /* whose escrow it holds */
+    char opened_by[ID_MAX];
+    char status[STORE_KIND_MAX]; /* "open", "assigned", "decided" */
+    char statement[STORE_REASON_MAX];
+    char evidence[STORE_EVIDENCE_MAX]; /* JSON array of {"index", "leaf_hash"} */
+    char arbitrator_id[ID_MAX];
+    char decision[STORE_KIND_MAX]; /* "release", "refund", "split"; "" until decided */
+    int64_t provider_amount;
+    char reason[STORE_REASON_MAX];
+    int64_t opened_ms;
+    int64_t assigned_ms;
+    int64_t decided_ms;
+    int64_t log_index; /* the latest event about it */
+};
+
+struct store_contract_filter {
+    const char *party_id; /* NULL: every contract (operator); else where it is a party */
+    const char *state;
+    const char *cursor;
+    size_t limit; /* 1..STORE_PAGE_MAX */
+};
+
+struct store_contract_page {
+    struct store_contract *items; /* owned; free with store_contract_page_release */
+    size_t count;
+    char next_cursor[STORE_CURSOR_MAX];
+};
+
+void store_contract_page_release(struct store_contract_page *page);
+
+/* ERR_CONFLICT on a duplicate id. */
+enum err store_contract_insert(struct store *s, const struct store_contract *k, struct errbuf *err);
+/* Writes state, countersignature, activated_ms, period, period_end_ms, accept_deadline_ms,
+ * note, updated_ms and log_index. ERR_NOT_FOUND. */
+enum err store_contract_update(struct store *s, const struct store_contract *k, struct errbuf *err);
+enum err store_contract_get(struct store *s, const char *id, struct store_contract *out,
+                            struct errbuf *err);
+/* Newest first. ERR_INVALID (field "cursor") for a malformed cursor. */
+enum err store_contract_list(struct store *s, const struct store_contract_filter *f,
+                             struct store_contract_page *page, struct errbuf *err);
+/* Contracts in state whose column `due` ("signing_deadline_ms", "accept_deadline_ms" or
+ * "period_end_ms") is > 0 and <= now_ms, oldest due first, at most max ids. */
+enum err store_contract_due(struct store *s, const char *state, const char *due, int64_t now_ms,
+                            size_t max, char (*ids)[ID_MAX], size_t *count, struct errbuf *err);
+
+/* ERR_CONFLICT when the role has signed already. */
+enum err store_contract_signature_insert(struct store *s, const struct store_contract_signature *g,
+                                         struct errbuf *err);
+/* The signatures of a contract (at most 2), buyer first. */
+enum err store_contract_signature_list(struct store *s, const char *contract_id,
+                                       struct store_contract_signature out[2], size_t *count,
+                                       struct errbuf *err);
+
+enum err store_contract_period_insert(struct store *s, const struct store_contract_period *p,
+                                      struct errbuf *err);
+/* Writes state, post_id and log_index of (contract_id, period). ERR_NOT_FOUND. */
+enum err store_contract_period_update(struct store *s, const struct store_contract_period *p,
+                                      struct errbuf *err);
+enum err store_contract_period_get(struct store *s, const char *contract_id, int64_t period,
+                                   struct store_contract_period *out, struct errbuf *err);
+/* Periods of a contract in order, at most max. */
+enum err store_contract_period_list(struct store *s, const char *contract_id, size_t max,
+                                    struct store_contract_period *out, size_t *count,
+                                    struct errbuf *err);
+
+enum err store_delivery_insert(struct store *s, const struct store_delivery *d, struct errbuf *err);
+/* Writes status, decided_ms and log_index. ERR_NOT_FOUND. */
+enum err store_delivery_update(struct store *s, const struct store_delivery *d, struct errbuf *err);
+/* The newest delivery of (contract, period). ERR_NOT_FOUND when none. */
+enum err store_delivery_latest(struct store *s, const char *contract_id, int64_t period,
+                               struct store_delivery *out, struct errbuf *err);
+
+enum err store_dispute_insert(struct store *s, const struct store_dispute *d, struct errbuf *err);
+/* Writes status, arbitrator_id, decision, provider_amount, reason, assigned_ms, decided_ms
+ * and log_index. ERR_NOT_FOUND. */
+enum err store_dispute_update(struct store *s, const struct store_dispute *d, struct errbuf *err);
+enum err store_dispute_get(struct store *s, const char *id, struct store_dispute *out,
+                           struct errbuf *err);
+/* The dispute of a contract that is not decided. ERR_NOT_FOUND when none. */
+enum err store_dispute_open_for(struct store *s, const char *contract_id, struct store_dispute *out,
+                                struct errbuf *err);
+
+/* ---- trading: orders, negotiations, auctions, bids ---------------------------------------- */
+
+/*
+ * The rows of the trading half (core/trade.c decides what they hold; src/store/trading.c).
+ * An order is every agreed trade, whatever led to it: a purchase at the listed price, an
+ * accepted negotiation or a closed auction (source names which). An exclusive order holds its
+ * listing's exclusivity through a unique key, so that two trades can never both hold it, until
+ * store_order_exclusive_release gives it back (its contract was cancelled or expired).
+ * Negotiations keep their latest offer on the row and every offer in negotiation_offers;
+ * auctions keep their sealed bids in bids. Lists are newest first, paged with a "<ms>.<id>"
+ * cursor of the last row.
+ */
+#define STORE_TIER_MAX 33         /* a subscription tier's name (PRICING_TIER_NAME_MAX) */
+#define STORE_TERMS_JSON_MAX 4096 /* canonical licence terms: a purpose and a few codes */
+#define STORE_SALT_HEX_MAX 33     /* hex of a 16-byte salt */
+
+struct store_order {
+    char id[ID_MAX];
+    char listing_id[ID_MAX];
+    char product_id[ID_MAX];
+    char revision_id[ID_MAX];
+    char provider_id[ID_MAX];
+    char buyer_id[ID_MAX];
+    char source[STORE_KIND_MAX]; /* "order", "negotiation", "auction" */
+    char source_id[ID_MAX];      /* the negotiation or auction; "" for an order */
+    char price_model[STORE_KIND_MAX];
+    char tier[STORE_TIER_MAX]; /* "" unless a subscription */
+    int64_t periods;           /* subscription or per-call periods bought; 0 otherwise */
+    char currency[STORE_CURRENCY_MAX];
+    int64_t unit_price;               /* per period or per call; the price itself otherwise */
+    int64_t price;                    /* the whole price agreed */
+    char terms[STORE_TERMS_JSON_MAX]; /* canonical JSON of the licence terms agreed */
+    int64_t exclusive;                /* 1: it holds the listing's exclusivity (while live) */
+    char contract_id[ID_MAX];         /* the proposed contract; "" when none was made */
+    char status[STORE_KIND_MAX];      /* "placed" */
+    int64_t created_ms;
+    int64_t log_index;
+};
+
+struct store_order_filter {
+    const char *party_id;   /* orders where it is the buyer or the provider; NULL: all */
+    const char *listing_id; /* NULL: any */
+    const char *cursor;
+    size_t limit; /* 1..STORE_PAGE_MAX */
+};
+
+struct store_order_page {
+    struct store_order *items; /* owned; release with store_order_page_release */
+    size_t count;
+    char next_cursor[STORE_CURSOR_MAX];
+};
+
+void store_order_page_release(struct store_order_page *page);
+/* ERR_CONFLICT when o is exclusive and another order holds the listing's exclusivity. */
+enum err store_order_insert(struct store *s, const struct store_order *o, struct errbuf *err);
+enum err store_order_get(struct store *s, const char *id, struct store_order *out,
+                         struct errbuf *err);
+enum err store_order_list(struct store *s, const struct store_order_filter *f,
+                          struct store_order_page *page, struct errbuf *err);
+/* The order holding a listing's exclusivity: *found 0 when none does. */
+enum err store_order_exclusive_holder(struct store *s, const char *listing_id,
+                                      struct store_order *out, int *found, struct errbuf *err);
+/* Gives an order's exclusivity back (exclusive becomes 0). ERR_NOT_FOUND. */
+enum err store_order_exclusive_release(struct store *s, const char *id, struct errbuf *err);
+/* The number of orders (for checks that a refusal wrote nothing). */
+enum err store_order_count(struct store *s, int64_t *count, struct errbuf *err);
+
+struct store_negotiation {
+    char id[ID_MAX];
+    char listing_id[ID_MAX];
+    char product_id[ID_MAX];
+    char revision_id[ID_MAX];
+    char provider_id[ID_MAX];
+    char buyer_id[ID_MAX];
+    char status[STORE_KIND_MAX]; /* "open", "accepted", "rejected", "expired" */
+    char currency[STORE_CURRENCY_MAX];
+    int64_t price;                    /* the latest offer's */
+    char terms[STORE_TERMS_JSON_MAX]; /* the latest offer's licence terms (canonical JSON) */
+    char last_by[ID_MAX];             /* who made the latest offer */
+    int64_t offers;                   /* how many offers were made */
+    int64_t expires_ms;
+    int64_t created_ms;
+    int64_t updated_ms;
+    int64_t closed_ms;      /* 0 while open */
+    char closed_by[ID_MAX]; /* "" while open; "trading" when it expired */
+    char order_id[ID_MAX];  /* the order an acceptance made, else "" */
+    int64_t log_index;      /* the latest event */
+};
+
+struct store_negotiation_offer {
+    char negotiation_id[ID_MAX];
+    int64_t seq; /* 1, 2, ... */
+    char by_id[ID_MAX];
+    int64_t price;
+    char terms[STORE_TERMS_JSON_MAX];
+    int64_t created_ms;
+    int64_t log_index;
+};
+
+struct store_negotiation_filter {
+    const char *party_id; /* the buyer or the provider; NULL: all */
+    const char *status;   /* NULL: any */
+    const char *cursor;
+    size_t limit;
+};
+
+struct store_negotiation_page {
+    struct store_negotiation *items; /* owned; release with store_negotiation_page_release */
+    size_t count;
+    char next_cursor[STORE_CURSOR_MAX];
+};
+
+void store_negotiation_page_release(struct store_negotiation_page *page);
+enum err store_negotiation_insert(struct store *s, const struct store_negotiation *n,
+                                  struct errbuf *err);
+/* Writes status, price, terms, last_by, offers, updated_ms, closed_ms, closed_by, order_id
+ * and log_index. ERR_NOT_FOUND. */
+enum err store_negotiation_update(struct store *s, const struct store_negotiation *n,
+                                  struct errbuf *err);
+enum err store_negotiation_get(struct store *s, const char *id, struct store_negotiation *out,
+                               struct errbuf *err);
+enum err store_negotiation_list(struct store *s, const struct store_negotiation_filter *f,
+                                struct store_negotiation_page *page, struct errbuf *err);
+enum err store_negotiation_offer_insert(struct store *s, const struct store_negotiation_offer *o,
+                                        struct errbuf *err);
+/* The offers of a negotiation in order, at most max; caller frees *out with mem_free. */
+enum err store_negotiation_offer_list(struct store *s, const char *negotiation_id, size_t max,
+                                      struct store_negotiation_offer **out, size_t *count,
+                                      struct errbuf *err);
+/* Open negotiations whose deadline is at or before now_ms, earliest first, at most max ids. */
+enum err store_negotiation_due(struct store *s, int64_t now_ms, size_t max, char (*ids)[ID_MAX],
+                               size_t *count, struct errbuf *err);
+
+struct store_auction {
+    char id[ID_MAX];
+    char listing_id[ID_MAX]; /* one auction per listing */
+    char product_id[ID_MAX];
+    char revision_id[ID_MAX];
+    char provider_id[ID_MAX];
+    char status[STORE_KIND_MAX]; /* "open", "closed" */
+    char currency[STORE_CURRENCY_MAX];
+    int64_t reserve;
+    int64_t closes_ms;
+    char opened_by[ID_MAX];
+    int64_t created_ms;
+    int64_t closed_ms;      /* 0 while open */
+    char closed_by[ID_MAX]; /* "" while open */
+    char winner_id[ID_MAX]; /* "" without a winner */
+    char winning_bid_id[ID_MAX];
+    int64_t clearing_price; /* what the winner pays; 0 without a winner */
+    int64_t bid_count;
+    char order_id[ID_MAX];
+    int64_t log_index; /* the latest event */
+};
+
+struct store_bid {
+    char id[ID_MAX];
+    char auction_id[ID_MAX];
+    char bidder_id[ID_MAX];
+    int64_t amount;
+    char salt[STORE_SALT_HEX_MAX];
+    char commitment[STORE_HASH_HEX_MAX];
+    int64_t created_ms;
+    int64_t log_index; /* its event: orders bids in time */
+};
+
+/* ERR_CONFLICT when the listing has an auction already. */
+enum err store_auction_insert(struct store *s, const struct store_auction *a, struct errbuf *err);
+/* Writes status, closed_ms, closed_by, winner_id, winning_bid_id, clearing_price, bid_count,
+ * order_id, log_index. ERR_NOT_FOUND. */
+enum err store_auction_update(struct store *s, const struct store_auction *a, struct errbuf *err);
+enum err store_auction_get(struct store *s, const char *id, struct store_auction *out,
+                           struct errbuf *err);
+enum err store_auction_get_by_listing(struct store *s, const char *listing_id,
+                                      struct store_auction *out, struct errbuf *err);
+/* Open auctions whose deadline is at or before now_ms, earliest first, at most max ids. */
+enum err store_auction_due(struct store *s, int64_t now_ms, size_t max, char (*ids)[ID_MAX],
+                           size_t *count, struct errbuf *err);
+enum err store_bid_insert(struct store *s, const struct store_bid *b, struct errbuf *err);
+/* The bids of an auction (only bidder_id's when not NULL) in time order, at most max;
+ * caller frees *out with mem_free. */
+enum err store_bid_list(struct store *s, const char *auction_id, const char *bidder_id, size_t max,
+                        struct store_bid **out, size_t *count, struct errbuf *err);
+
+/* ---- delivery: uploads, objects, download tokens (src/store/delivery.c) ----------------- */
+
+/*
+ * The rows of custody (src/delivery/): an upload in checksummed chunks, the encrypted object
+ * it becomes, and the short-lived download tokens of buyers. Bytes never live here: chunks
+ * and objects are files under the data directory; a row holds their sizes, SHA-256 digests
+ * and the object's key wrapped by the master key (base64).
+ */
+#define STORE_FILE_NAME_MAX 256   /* a file name as the provider gave it (UTF-8) */
+#define STORE_WRAPPED_KEY_MAX 128 /* base64 of a wrapped 32-byte key: 96 characters */
+#define STORE_FORMAT_MAX 16       /* "csv", "tsv", "jsonl", "opaque" */
+
+struct store_upload {
+    char id[ID_MAX];
+    char product_id[ID_MAX];
+    char revision_id[ID_MAX];
+    char provider_id[ID_MAX];
+    char name[STORE_FILE_NAME_MAX];
+    int64_t size;
+    char sha256[STORE_HASH_HEX_MAX];
+    int64_t chunk_size;
+    int64_t chunk_count;
+    char status[STORE_KIND_MAX];             /* "open", "completed", "abandoned" */
+    char wrapped_key[STORE_WRAPPED_KEY_MAX]; /* the key of its staged chunks */
+    char object_id[ID_MAX];                  /* "" until completed */
+    int64_t created_ms;
+    int64_t updated_ms;
+    int64_t log_index; /* the latest event about this upload */
+};
+
+struct store_upload_chunk {
+    int64_t n;
+    int64_t size;
+    char sha256[STORE_HASH_HEX_MAX];
+    int64_t received_ms;
+};
+
+struct store_object {
+    char id[ID_MAX];
+    char product_id[ID_MAX];
+    char revision_id[ID_MAX];
+    char provider_id[ID_MAX];
+    char upload_id[ID_MAX];
+    char name[STORE_FILE_NAME_MAX];
+    int64_t size;
+    char sha256[STORE_HASH_HEX_MAX];
+    char format[STORE_FORMAT_MAX];
+    int64_t rows; /* data rows of a tabular file (header excluded), -1 for opaque */
+    char blob[STORE_HASH_HEX_MAX]; /* the file's name under objects/ (a keyed hash) */
+    char wrapped_key[STORE_WRAPPED_KEY_MAX];
+    int64_t created_ms;
+    int64_t log_index;
+};
+
+struct store_download_token {
+    char id[ID_MAX];
+    char secret_hash[STORE_HASH_HEX_MAX];
+    char contract_id[ID_MAX];
+    char revision_id[ID_MAX];
+    char object_id[ID_MAX];
+    char buyer_id[ID_MAX];
+    int64_t created_ms;
+    int64_t expires_ms;
+    int64_t revoked_ms; /* 0 while valid */
+    int64_t log_index;  /* the latest event about this token */
+};
+
+/* ERR_CONFLICT on a duplicate id. */
+enum err store_upload_insert(struct store *s, const struct store_upload *u, struct errbuf *err);
+/* Writes status, object_id, updated_ms and log_index. ERR_NOT_FOUND. */
+enum err store_upload_update(struct store *s, const struct store_upload *u, struct errbuf *err);
+enum err store_upload_get(struct store *s, const char *id, struct store_upload *out,
+                          struct errbuf *err);
+/* The open uploads of provider_id whose whole-file SHA-256 is sha256 (product_id NULL: any
+ * product), newest first, at most max; caller frees *out with mem_free. */
+enum err store_upload_find_open(struct store *s, const char *provider_id, const char *sha256,
+                                const char *product_id, size_t max, struct store_upload **out,
+                                size_t *count, struct errbuf *err);
+/* ERR_CONFLICT when chunk n of the upload is there already. */
+enum err store_upload_chunk_insert(struct store *s, const char *upload_id,
+                                   const struct store_upload_chunk *c, struct errbuf *err);
+/* ERR_NOT_FOUND when chunk n was not received. */
+enum err store_upload_chunk_get(struct store *s, const char *upload_id, int64_t n,
+                                struct store_upload_chunk *out, struct errbuf *err);
+/* The received chunks in order of n, at most max; caller frees *out with mem_free. */
+enum err store_upload_chunk_list(struct store *s, const char *upload_id, size_t max,
+                                 struct store_upload_chunk **out, size_t *count,
+                                 struct errbuf *err);
+
+enum err store_object_insert(struct store *s, const struct store_object *o, struct errbuf *err);
+enum err store_object_get(struct store *s, const char *id, struct store_object *out,
+                          struct errbuf *err);
+/* The newest object of a revision. ERR_NOT_FOUND when none. */
+enum err store_object_newest(struct store *s, const char *revision_id, struct store_object *out,
+                             struct errbuf *err);
+/* Any object stored in the file named blob (the oldest). ERR_NOT_FOUND when none. */
+enum err store_object_find_blob(struct store *s, const char *blob, struct store_object *out,
+                                struct errbuf *err);
+
+enum err store_download_token_insert(struct store *s, const struct store_download_token *t,
+                                     struct errbuf *err);
+/* Writes revoked_ms and log_index. ERR_NOT_FOUND. */
+enum err store_download_token_update(struct store *s, const struct store_download_token *t,
+                                     struct errbuf *err);
+enum err store_download_token_get(struct store *s, const char *id, struct store_download_token *out,
+                                  struct errbuf *err);
+/* By the keyed hash of its secret. ERR_NOT_FOUND. */
+enum err store_download_token_find_hash(struct store *s, const char *secret_hash,
+                                        struct store_download_token *out, struct errbuf *err);
+
 /* ---- metadata ---------------------------------------------------------------------------- */
 
 /* Small named values (log state, instance settings). ERR_NOT_FOUND when absent; *out is

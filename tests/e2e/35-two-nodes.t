@@ -13,7 +13,7 @@ fi
 B=$BOURSE_BIN
 W=$T_TMP/w
 mkdir -p "$W"
-KEY_FILES=(secret.key log.key operator.ed25519)
+KEY_FILES=(secret.key log.key operator.ed25519 master.key)
 
 # start_node NAME DATA [DB]: starts another server on the script's database (or DB); sets
 # NODE_PID and NODE_URL; bails if it does not answer /healthz within 10 s.
