@@ -85,9 +85,13 @@ for i in $(seq 1 "$NBUYERS"); do
     echo "${!key_var} $T_TMP/BUY$i.key" >>"$T_TMP/buyers"
 done
 
-echo "# $(date -u +%FT%TZ)  $(uname -sr)  cpus=$(nproc)  $TRADES trades, $CONC at once, $NBUYERS buyers"
+echo "# $(date -u +%FT%TZ)  $(uname -sr)  cpus=$(nproc)  $TRADES trades, $CONC at once, $NBUYERS buyers, server pid $SERVER_PID"
 build/bench/trades_bench run "$BOURSE_URL" "$LISTING" "$PROV_KEY" "$T_TMP/PROV.key" \
     "$T_TMP/buyers" "$TRADES" "$CONC" >"$T_TMP/run.out" || bail "trade run failed"
+# The server's own CPU time (user + system) over the whole run, setup included: on a shared
+# machine the rate depends on what else runs, the CPU per trade much less.
+TICKS=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+CPU_US=$(awk -v t="$TICKS" -v hz="$(getconf CLK_TCK)" -v n="$TRADES" 'BEGIN{printf "%.0f", t / hz * 1e6 / n}')
 TPS=$(awk '$1=="trades_per_s"{print $2}' "$T_TMP/run.out")
 RPS=$(awk '$1=="requests_per_s"{print $2}' "$T_TMP/run.out")
 stop_server || bail "server did not stop cleanly"
@@ -100,6 +104,8 @@ CROWS=$(awk '$1=="rows"{print $2}' "$T_TMP/ceil.out")
 CTPS=$(awk '$1=="ceiling_trades_per_s"{print $2}' "$T_TMP/ceil.out")
 printf "%-58s %10s /s\n" "bourse: complete trades (6 HTTP requests each)" "$TPS"
 printf "%-58s %10s /s\n" "bourse: HTTP requests" "$RPS"
+printf "%-58s %10s us\n" "bourse: server CPU per trade (user+system, one core)" "$CPU_US"
+printf "%-58s %10s /s\n" "bourse: trades one core could serve at that CPU cost" "$(awk -v c="$CPU_US" 'BEGIN{printf "%.0f", 1e6 / c}')"
 printf "%-58s %10s\n" "rows written per trade (all tables, setup included)" "$(awk -v n="$CROWS" -v t="$TRADES" 'BEGIN{printf "%.1f", n/t}')"
 printf "%-58s %10s /s\n" "ceiling: bare insert of the same rows, as trades" "$CTPS"
 printf "%-58s %10s\n" "ratio bourse/ceiling" "$(ratio "$TPS" "$CTPS")"

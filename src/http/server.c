@@ -596,6 +596,9 @@ static void pending_send(struct pending *p)
         stream_start(hreq, p);
         return;
     }
+    /* h2o_send_inline leaves the length unset, and h2o then ends any response but a 200 by
+     * closing the connection: a 201 or a 4xx would cost the client a new connection. */
+    hreq->res.content_length = p->len;
     h2o_send_inline(hreq, p->text, p->len);
 }
 
