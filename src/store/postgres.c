@@ -320,7 +320,8 @@ static struct pg_stmt *pg_cache_find(struct pg_db *d, const char *sql)
     return NULL;
 }
 
-/* One try at a statement: PQexec for exec (p == NULL), else the cached prepared statement
+/* One try at a statement: PQexec for exec (p == NULL), an unnamed statement (planned with its
+ * parameters) for SQL that starts with STORE_SQL_UNPREPARED, else the cached prepared statement
  * (prepared now if new; unnamed when the cache is full or cannot grow). NULL only when libpq
  * is out of memory. */
 static PGresult *pg_attempt(struct pg_db *d, const char *sql, const struct pg_params *p,
@@ -328,6 +329,9 @@ static PGresult *pg_attempt(struct pg_db *d, const char *sql, const struct pg_pa
 {
     if (p == NULL) {
         return PQexec(d->conn, sql);
+    }
+    if (strncmp(sql, STORE_SQL_UNPREPARED, sizeof(STORE_SQL_UNPREPARED) - 1) == 0) {
+        return PQexecParams(d->conn, sql, (int)count, p->types, p->values, NULL, NULL, 0);
     }
     const struct pg_stmt *st = pg_cache_find(d, sql);
     char name[PG_STMT_NAME_MAX];

@@ -39,6 +39,10 @@ struct store__search {
     char buf[STORE_SEARCH_TEXT_MAX * 4]; /* the terms, NUL-separated */
 };
 
+/* A comment that opens SQL whose plan depends on its parameters' values: PostgreSQL runs it
+ * as an unnamed statement, planned afresh each time, instead of caching a prepared one. */
+#define STORE_SQL_UNPREPARED "/* unprepared */ "
+
 /* The columns every backend's candidate query returns, in this order. */
 #define STORE__SEARCH_COLS                                                                         \
     "l.docid, l.id, l.category, l.kind, l.delivery, l.classification, l.board"
