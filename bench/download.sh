@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/download.sh - download throughput of bourse against nginx serving the same bytes
-# (issue #6: target >= 0.8x nginx; docs/decisions/0006-custody.md).
+# (issue #6: target >= 0.8x nginx; docs/decisions/0007-custody.md).
 #
 # Uploads one file of SIZE_MB random bytes to a fresh `bourse serve` (SQLite, temp data dir),
 # then, in the same run, fetches it REPEAT times each way, one client at a time, loopback:

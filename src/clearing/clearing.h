@@ -378,7 +378,8 @@ enum err clearing_membership_charge(struct clearing *c, const struct clearing_ac
 
 /* ---- reading ----------------------------------------------------------------------------- */
 
-/* An entity's accounts (ERR_NOT_FOUND when the entity is absent or not visible to who).
+/* An entity's accounts (ERR_NOT_FOUND when the entity is absent or not visible to who), or
+ * for the operator, a regulator or the system the exchange's own (entity_id CLEARING_EXCHANGE).
  * Caller frees *out with mem_free. */
 enum err clearing_accounts(struct clearing *c, const struct clearing_actor *who,
                            const char *entity_id, struct store_ledger_account **out, size_t *count,

@@ -771,6 +771,9 @@ const struct cli_command cli__price_commands[] = {
     {"price", "reference", price_reference, NULL, reference_options, one_product, 0,
      "PRODUCT_ID [--currency C] [--term-days N]",
      "the reference price by the cost, income and market methods, with the arithmetic"},
+    {"price", "index", cli__price_index, NULL, cli__price_index_options, NULL, 0,
+     "--category C [--kind K] [--currency C] [--period month|year] [--periods N]",
+     "the chained price index of cleared trades, per period (operator, regulator)"},
     {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL},
 };
 

@@ -41,6 +41,7 @@ static const struct cli_command *const command_tables[] = {
     cli__download_commands,
     cli__object_commands,
     cli__token_commands,
+    cli__trace_commands,
     /* trading (trade.c) */
     cli__order_commands,
     cli__negotiation_commands,

@@ -220,6 +220,9 @@ extern const struct cli_command cli__db_commands[];
 extern const struct cli_command cli__ledger_commands[];
 extern const struct cli_command cli__fee_commands[];
 extern const struct cli_command cli__price_commands[];
+/* `price index` (price_index.c): its handler and options, a row of cli__price_commands. */
+extern const struct cli_option cli__price_index_options[];
+cli_handler_fn cli__price_index;
 extern const struct cli_command cli__listing_commands[];
 extern const struct cli_command cli__demand_commands[];
 extern const struct cli_command cli__inbox_commands[];
@@ -234,6 +237,8 @@ extern const struct cli_command cli__auction_commands[];
 /* delivery.c: custody */
 extern const struct cli_command cli__upload_commands[];
 extern const struct cli_command cli__download_commands[];
+/* trace.c: traces and fingerprint declarations */
+extern const struct cli_command cli__trace_commands[];
 extern const struct cli_command cli__object_commands[];
 extern const struct cli_command cli__token_commands[];
 

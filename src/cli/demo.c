@@ -15,6 +15,14 @@
  * characters around a random organisation code, so that `--force` can load the market again
  * beside an earlier one. Party names marked "(demo)" are invented; the others are the
  * institutions the paper names.
+ *
+ * Then the history (history_load): the operator's fee schedule and the buyers' deposits,
+ * settled trades of each origin (a fixed-price order, a negotiation with counter-offers, an
+ * invitation-only sealed-bid auction), a running subscription, a dispute decided with a split,
+ * an open negotiation and an open auction. Each party signs its contracts here with its own
+ * key over the document's exact bytes, as `bourse contract sign` does; the server never sees a
+ * private key. --signing-keys saves those keys as key files. A subscription period settles
+ * only at its end (30 days), so the subscription is left running with its first month held.
  */
 #include "util/compat.h"
 #include "cli/cli_int.h"
@@ -22,6 +30,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/banned.h"
 
@@ -72,6 +81,9 @@ static const struct demo_party parties[] = {
      0},
     {"security", "service_firm", "数安评估（北京）有限公司 Shu'an Security Assessment (demo)",
      "110000", "security", 0},
+    {"arbitration", "service_firm",
+     "上海数据交易仲裁中心 Shanghai Data Trade Arbitration Centre (demo)", "310000", "arbitration",
+     0},
 };
 #define PARTIES (ARRAY_LEN(parties))
 
@@ -268,6 +280,16 @@ static const struct demo_listing listings[] = {
      NULL, 0},
 };
 
+/* The exclusive licence the history auctions off to invited bidders. It is listed during the
+ * load with a deadline DEMO_AUCTION_SECONDS ahead (an auction closes only at its deadline), so
+ * that the load can take the bids, wait for the close and settle the winner's contract. */
+static const struct demo_listing sold_auction = {
+    5,
+    "{\"price\":{\"model\":\"auction\",\"currency\":\"CNY\",\"reserve\":20000000}," TERMS_CN(
+        "车载语音助手独家训练 exclusive training of in-car voice assistants", "1095", "\"file\"",
+        "true") "}",
+    NULL, 0};
+
 struct demo_demand {
     const char *buyer;
     const char *text;
@@ -290,6 +312,16 @@ static const struct demo_demand demands[] = {
 
 /* ---- state ---- */
 
+/* What the history leaves behind, counted as it is made. */
+enum demo_history {
+    HISTORY_SETTLED,       /* contracts settled: by order, negotiation and auction */
+    HISTORY_SUBSCRIPTIONS, /* subscriptions running with a held period */
+    HISTORY_DISPUTES,      /* disputes decided */
+    HISTORY_NEGOTIATIONS,  /* negotiations left open */
+    HISTORY_AUCTIONS,      /* auctions left open, with bids */
+    HISTORY_N
+};
+
 struct demo_entity {
     char id[ID_MAX];
     char secret[CLI_API_KEY_BYTES_MAX];
@@ -302,7 +334,11 @@ struct demo {
     char *operator_key;
     struct demo_entity entity[PARTIES];
     char revision[PRODUCTS][ID_MAX];
-    size_t counts[5]; /* entities, products, assessments, listings, demands */
+    char listing[ARRAY_LEN(listings)][ID_MAX];
+    char sold_auction[ID_MAX]; /* the auction of sold_auction, closed at the end of the load */
+    int64_t sold_closes_ms;
+    size_t counts[5];          /* entities, products, assessments, listings, demands */
+    size_t history[HISTORY_N]; /* enum demo_history */
 };
 
 static size_t party_index(const char *key)
@@ -317,31 +353,39 @@ static size_t party_index(const char *key)
 }
 
 /*
- * One request as `key` (NULL: anonymous); the answer must have status want. *out (if
- * non-NULL) receives the parsed body (caller decrefs). Prints what failed and returns the
- * exit code otherwise.
+ * One request as `key` (NULL: anonymous); the answer must have status want. request() leaves
+ * the answer in resp (caller releases); call() gives *out (if non-NULL) the parsed body (caller
+ * decrefs). Each prints what failed and returns the exit code otherwise.
  */
-static int call(struct demo *d, const char *key, const char *method, const char *path,
-                const json_t *body, long want, json_t **out)
+static int request(struct demo *d, const char *key, const char *method, const char *path,
+                   const json_t *body, long want, struct cli_response *resp)
 {
     struct cli *c = d->c;
     char *saved = c->key;
     c->key = (char *)key;
     struct errbuf err;
     errbuf_init(&err);
-    struct cli_response resp;
-    cli__response_init(&resp);
-    enum err rc = cli__request(c, method, path, body, &resp, &err);
+    enum err rc = cli__request(c, method, path, body, resp, &err);
     c->key = saved;
     int code = CLI_EXIT_OK;
-    if (rc != ERR_OK || resp.status != want) {
-        cli__error(c, "demo: %s %s answered %ld", method, path, resp.status);
+    if (rc != ERR_OK || resp->status != want) {
+        cli__error(c, "demo: %s %s answered %ld", method, path, resp->status);
         int json = c->json;
         c->json = 0;
-        code = cli__response_check(c, rc, &err, &resp);
+        code = cli__response_check(c, rc, &err, resp);
         c->json = json;
         code = code == CLI_EXIT_OK ? CLI_EXIT_FAILURE : code;
-    } else if (out != NULL) {
+    }
+    return code;
+}
+
+static int call(struct demo *d, const char *key, const char *method, const char *path,
+                const json_t *body, long want, json_t **out)
+{
+    struct cli_response resp;
+    cli__response_init(&resp);
+    int code = request(d, key, method, path, body, want, &resp);
+    if (code == CLI_EXIT_OK && out != NULL) {
         *out = resp.json;
         resp.json = NULL;
     }
@@ -546,7 +590,10 @@ static int product_create(struct demo *d, size_t i)
 
 /* ---- listings and demands ---- */
 
-static int listing_create(struct demo *d, const struct demo_listing *l, int64_t now_ms)
+/* Lists l; deadline_ms (0: none) is an auction's; invited (count parties, or none) makes it a
+ * private offer to them instead of l->buyer. The listing's id goes to id. */
+static int listing_create(struct demo *d, const struct demo_listing *l, int64_t deadline_ms,
+                          const char *const *invited, size_t count, char id[ID_MAX])
 {
     const struct demo_product *p = &products[l->product];
     json_t *body = json_loads(l->body, JSON_REJECT_DUPLICATES, NULL);
@@ -558,14 +605,24 @@ static int listing_create(struct demo *d, const struct demo_listing *l, int64_t 
     if (l->buyer != NULL) {
         json_object_set_new(body, "buyers", json_pack("[s]", d->entity[party_index(l->buyer)].id));
     }
-    if (l->auction_days > 0) {
+    if (count > 0) {
+        json_t *buyers = json_array();
+        for (size_t i = 0; i < count; i++) {
+            json_array_append_new(buyers, json_string(d->entity[party_index(invited[i])].id));
+        }
+        json_object_set_new(body, "buyers", buyers);
+    }
+    if (deadline_ms > 0) {
         char deadline[CLOCK_RFC3339_LEN];
-        clock_format_rfc3339(now_ms + l->auction_days * DAY_MS, deadline);
+        clock_format_rfc3339(deadline_ms, deadline);
         json_object_set_new(json_object_get(body, "price"), "deadline", json_string(deadline));
     }
+    json_t *out = NULL;
     int code = call(d, d->entity[party_index(p->provider)].secret, "POST", "/v1/listings", body,
-                    201, NULL);
+                    201, &out);
     json_decref(body);
+    copy_str(id, ID_MAX, out, "id");
+    json_decref(out);
     d->counts[3] += code == CLI_EXIT_OK;
     return code;
 }
@@ -582,6 +639,520 @@ static int demand_post(struct demo *d, const struct demo_demand *m, int64_t now_
                             : CLI_EXIT_FAILURE;
     json_decref(body);
     d->counts[4] += code == CLI_EXIT_OK;
+    return code;
+}
+
+/* ---- history: deposits, trades of every kind, signatures, settlement, a dispute ---- */
+
+/* Seconds from listing the auctioned licence to its deadline: its three bids go in at once,
+ * the rest of the history takes a second or two, and the load then waits out the rest. Long
+ * enough for a slow machine (or a sanitizer build) to place the bids first. */
+#define DEMO_AUCTION_SECONDS 8
+/* How long the load waits past that deadline for the auction to close before giving up. */
+#define DEMO_CLOSE_WAIT_MS 30000
+#define DEMO_POLL_NS 200000000L
+
+/* The bank transfers the operator records before the buyers trade (CNY fen). */
+static const struct demo_deposit {
+    const char *buyer;
+    int64_t amount;
+    const char *reference;
+} deposits[] = {
+    {"icbc", 30000000, "ICBC-SH-20240418-0001"},  {"nbcb", 25000000, "NBCB-SZ-20240419-0002"},
+    {"dxm", 10000000, "DXM-BJ-20240420-0003"},    {"navi", 20000000, "TUTU-SH-20240421-0004"},
+    {"llm", 50000000, "XINGYU-BJ-20240422-0005"},
+};
+
+static void sha256_hex(const char *text, size_t len, char out[65])
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)text, (unsigned long long)len);
+    sodium_bin2hex(out, 65, h, sizeof(h));
+}
+
+/* The fee schedule the contracts record is the newest version of "standard" in their currency
+ * (core_contract_propose). A load beside an earlier market keeps the one in force; otherwise
+ * the operator sets 2.5 % with a CNY 1 minimum. */
+static int fee_schedule_ensure(struct demo *d)
+{
+    json_t *out = NULL;
+    int code = call(d, d->operator_key, "GET", "/v1/fee-schedules?name=standard", NULL, 200, &out);
+    const json_t *items = json_object_get(out, "items");
+    int found = 0;
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        const char *kind = cli__json_str(json_array_get(items, i), "kind");
+        const char *currency = cli__json_str(json_array_get(items, i), "currency");
+        found |= kind != NULL && strcmp(kind, "membership") != 0 &&
+                 (currency == NULL || strcmp(currency, "CNY") == 0);
+    }
+    json_decref(out);
+    if (code != CLI_EXIT_OK || found) {
+        return code;
+    }
+    json_t *body = json_pack("{s:s, s:s, s:s, s:i, s:i}", "name", "standard", "kind", "percentage",
+                             "currency", "CNY", "rate_bp", 250, "minimum", 100);
+    code = body != NULL ? call(d, d->operator_key, "POST", "/v1/fee-schedules", body, 201, NULL)
+                        : CLI_EXIT_FAILURE;
+    json_decref(body);
+    return code;
+}
+
+static int deposit(struct demo *d, const struct demo_deposit *p)
+{
+    json_t *body =
+        json_pack("{s:s, s:s, s:I, s:s}", "entity", d->entity[party_index(p->buyer)].id, "currency",
+                  "CNY", "amount", (json_int_t)p->amount, "reference", p->reference);
+    int code = body != NULL
+                   ? call(d, d->operator_key, "POST", "/v1/ledger/deposits", body, 201, NULL)
+                   : CLI_EXIT_FAILURE;
+    json_decref(body);
+    return code;
+}
+
+/* 1 when doc is the document of contract k (its hash) and names party p's public key. */
+static int document_ours(struct demo *d, const json_t *k, const struct buf *doc, size_t p)
+{
+    char hex[65];
+    sha256_hex(doc->data, doc->len, hex);
+    const char *want = cli__json_str(k, "document_sha256");
+    json_t *j = json_loadb(doc->data, doc->len, 0, NULL);
+    const json_t *parties_j = json_object_get(j, "parties");
+    char buyer[ID_MAX];
+    copy_str(buyer, sizeof(buyer), k, "buyer_id");
+    const char *role = strcmp(buyer, d->entity[p].id) == 0 ? "buyer" : "provider";
+    const char *pk = cli__json_str(json_object_get(parties_j, role), "public_key");
+    int ours =
+        want != NULL && strcmp(want, hex) == 0 && pk != NULL && strcmp(pk, d->entity[p].pk) == 0;
+    json_decref(j);
+    if (!ours) {
+        cli__error(d->c, "demo: the document of '%s' is not what party '%s' agreed to: not signing",
+                   cli__json_str(k, "id"), parties[p].key);
+    }
+    return ours;
+}
+
+/*
+ * Signs contract id as party p would with `bourse contract sign`: fetches the document's exact
+ * bytes, checks them, signs them here with p's own key and posts only the signature. *out (if
+ * non-NULL) gets the contract the server answers with.
+ */
+static int contract_sign_as(struct demo *d, const char *id, size_t p, json_t **out)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/contracts/%s", id);
+    json_t *k = NULL;
+    int code = call(d, d->entity[p].secret, "GET", path, NULL, 200, &k);
+    struct cli_response doc;
+    cli__response_init(&doc);
+    snprintf(path, sizeof(path), "/v1/contracts/%s/document", id);
+    if (code == CLI_EXIT_OK) {
+        code = request(d, d->entity[p].secret, "GET", path, NULL, 200, &doc);
+    }
+    if (code == CLI_EXIT_OK && !document_ours(d, k, &doc.raw, p)) {
+        code = CLI_EXIT_FAILURE;
+    }
+    json_decref(k);
+    if (code == CLI_EXIT_OK) {
+        unsigned char sig[crypto_sign_BYTES];
+        crypto_sign_detached(sig, NULL, (const unsigned char *)doc.raw.data, doc.raw.len,
+                             d->entity[p].sk);
+        char sig_b64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+        sodium_bin2base64(sig_b64, sizeof(sig_b64), sig, sizeof(sig),
+                          sodium_base64_VARIANT_ORIGINAL);
+        json_t *body = json_pack("{s:s}", "signature", sig_b64);
+        snprintf(path, sizeof(path), "/v1/contracts/%s/signatures", id);
+        code = body != NULL ? call(d, d->entity[p].secret, "POST", path, body, 201, out)
+                            : CLI_EXIT_FAILURE;
+        json_decref(body);
+    }
+    cli__response_release(&doc);
+    return code;
+}
+
+/* Both parties sign, buyer first; the second signature activates the contract and holds the
+ * buyer's price (one period of a subscription) in escrow. */
+static int contract_activate_signed(struct demo *d, const char *id, size_t provider, size_t buyer)
+{
+    int code = contract_sign_as(d, id, buyer, NULL);
+    json_t *k = NULL;
+    if (code == CLI_EXIT_OK) {
+        code = contract_sign_as(d, id, provider, &k);
+    }
+    const char *state = cli__json_str(k, "state");
+    if (code == CLI_EXIT_OK && (state == NULL || strcmp(state, "active") != 0)) {
+        cli__error(d->c, "demo: contract '%s' is %s after both signatures: %s", id,
+                   state != NULL ? state : "(unknown)",
+                   cli__json_str(json_object_get(k, "problem"), "detail"));
+        code = CLI_EXIT_FAILURE;
+    }
+    json_decref(k);
+    return code;
+}
+
+/* The provider records a delivery: the SHA-256 of what it handed over (here a description). */
+static int contract_deliver_as(struct demo *d, const char *id, size_t provider, const char *what)
+{
+    char text[256];
+    int len = snprintf(text, sizeof(text), "%s %s", what, id);
+    char sha[65];
+    sha256_hex(text, (size_t)len, sha);
+    json_t *body = json_pack("{s:s}", "sha256", sha);
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/contracts/%s/deliveries", id);
+    int code = body != NULL ? call(d, d->entity[provider].secret, "POST", path, body, 201, NULL)
+                            : CLI_EXIT_FAILURE;
+    json_decref(body);
+    return code;
+}
+
+/* A proposed single-payment contract to settled: signed, held, delivered, accepted. */
+static int contract_complete(struct demo *d, const char *id, size_t provider, size_t buyer,
+                             const char *what)
+{
+    int code = contract_activate_signed(d, id, provider, buyer);
+    if (code == CLI_EXIT_OK) {
+        code = contract_deliver_as(d, id, provider, what);
+    }
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/contracts/%s/accept", id);
+    if (code == CLI_EXIT_OK) {
+        code = call(d, d->entity[buyer].secret, "POST", path, NULL, 200, NULL);
+    }
+    d->history[HISTORY_SETTLED] += code == CLI_EXIT_OK;
+    return code;
+}
+
+/* The buyer orders listing l (a subscription: tier for periods); the proposed contract's id
+ * goes to ctr. */
+static int order_place(struct demo *d, size_t l, const char *buyer, const char *tier, int periods,
+                       char ctr[ID_MAX])
+{
+    json_t *body = tier == NULL ? json_pack("{s:s}", "listing_id", d->listing[l])
+                                : json_pack("{s:s, s:s, s:i}", "listing_id", d->listing[l], "tier",
+                                            tier, "periods", periods);
+    json_t *out = NULL;
+    int code = body != NULL ? call(d, d->entity[party_index(buyer)].secret, "POST", "/v1/orders",
+                                   body, 201, &out)
+                            : CLI_EXIT_FAILURE;
+    json_decref(body);
+    copy_str(ctr, ID_MAX, out, "contract_id");
+    json_decref(out);
+    return code;
+}
+
+/* ICBC Shanghai takes the enterprise electricity portrait State Grid offered it privately. */
+static int history_fixed(struct demo *d)
+{
+    char ctr[ID_MAX];
+    int code = order_place(d, 1, "icbc", NULL, 0, ctr);
+    return code == CLI_EXIT_OK ? contract_complete(d, ctr, party_index("sgcc"), party_index("icbc"),
+                                                   "企业电力画像接口凭据 api")
+                               : code;
+}
+
+/* A step of negotiation id as party (offers, accept): out (if non-NULL) gets the answer. */
+static int negotiation_step(struct demo *d, const char *id, const char *party, const char *step,
+                            int64_t price, json_t **out)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/negotiations/%s/%s", id, step);
+    json_t *body = price > 0 ? json_pack("{s:I}", "price", (json_int_t)price) : NULL;
+    int code = call(d, d->entity[party_index(party)].secret, "POST", path, body, 200, out);
+    json_decref(body);
+    return code;
+}
+
+/* The buyer opens a negotiation on listing l with an offer; its id goes to id. */
+static int negotiation_open(struct demo *d, size_t l, const char *buyer, int64_t price,
+                            const char *purpose, char id[ID_MAX])
+{
+    json_t *body = json_pack("{s:s, s:I, s:{s:s}}", "listing_id", d->listing[l], "price",
+                             (json_int_t)price, "terms", "purpose", purpose);
+    json_t *out = NULL;
+    int code = body != NULL ? call(d, d->entity[party_index(buyer)].secret, "POST",
+                                   "/v1/negotiations", body, 201, &out)
+                            : CLI_EXIT_FAILURE;
+    json_decref(body);
+    copy_str(id, ID_MAX, out, "id");
+    json_decref(out);
+    return code;
+}
+
+/* Bank of Ningbo haggles with State Grid over the portrait (ask CNY 200,000, floor 150,000):
+ * 160,000, countered at 190,000, then 175,000, which State Grid accepts. */
+static int history_negotiated(struct demo *d)
+{
+    char id[ID_MAX];
+    int code = negotiation_open(d, 0, "nbcb", 16000000, "小微企业信贷审批 SME loan approval", id);
+    if (code == CLI_EXIT_OK) {
+        code = negotiation_step(d, id, "sgcc", "offers", 19000000, NULL);
+    }
+    if (code == CLI_EXIT_OK) {
+        code = negotiation_step(d, id, "nbcb", "offers", 17500000, NULL);
+    }
+    json_t *out = NULL;
+    if (code == CLI_EXIT_OK) {
+        code = negotiation_step(d, id, "sgcc", "accept", 0, &out);
+    }
+    char ctr[ID_MAX];
+    copy_str(ctr, sizeof(ctr), json_object_get(out, "order"), "contract_id");
+    json_decref(out);
+    return code == CLI_EXIT_OK ? contract_complete(d, ctr, party_index("sgcc"), party_index("nbcb"),
+                                                   "企业用电画像月度数据 file")
+                               : code;
+}
+
+/* Xingyu opens on the dialect speech data (ask CNY 300,000) at 240,000; the provider counters
+ * at 285,000 and the negotiation waits for the buyer. */
+static int history_open_negotiation(struct demo *d)
+{
+    char id[ID_MAX];
+    int code =
+        negotiation_open(d, 6, "llm", 24000000, "方言语音大模型训练 dialect speech model", id);
+    if (code == CLI_EXIT_OK) {
+        code = negotiation_step(d, id, "speech", "offers", 28500000, NULL);
+    }
+    d->history[HISTORY_NEGOTIATIONS] += code == CLI_EXIT_OK;
+    return code;
+}
+
+/* Duxiaoman subscribes to the face-comparison API's standard tier (CNY 8,000 a month) for a
+ * year: the first month is held in escrow and delivered; each month settles at its end (30
+ * days), so no period has settled yet when the load ends. */
+static int history_subscription(struct demo *d)
+{
+    char ctr[ID_MAX];
+    int code = order_place(d, 5, "dxm", "标准版 standard", 12, ctr);
+    size_t vision = party_index("vision");
+    if (code == CLI_EXIT_OK) {
+        code = contract_activate_signed(d, ctr, vision, party_index("dxm"));
+    }
+    if (code == CLI_EXIT_OK) {
+        code = contract_deliver_as(d, ctr, vision, "人脸比对接口密钥与20 QPS配额 api key");
+    }
+    d->history[HISTORY_SUBSCRIPTIONS] += code == CLI_EXIT_OK;
+    return code;
+}
+
+/* The arbitration centre decides a dispute: the provider gets 60 % of the price (the fee comes
+ * out of it), the buyer the rest back. */
+static int dispute_settle(struct demo *d, const char *dispute, int64_t price)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/disputes/%s/assign", dispute);
+    size_t arb = party_index("arbitration");
+    json_t *body = json_pack("{s:s}", "arbitrator", d->entity[arb].id);
+    int code =
+        body != NULL ? call(d, d->operator_key, "POST", path, body, 200, NULL) : CLI_EXIT_FAILURE;
+    json_decref(body);
+    snprintf(path, sizeof(path), "/v1/disputes/%s/decision", dispute);
+    body = json_pack("{s:s, s:I, s:s}", "decision", "split", "provider_amount",
+                     (json_int_t)(price / 10 * 6), "reason",
+                     "约四成车库缺少收费标准，其余数据可用 about 40% of the garages lack tariffs; "
+                     "the rest of the data is usable");
+    if (code == CLI_EXIT_OK) {
+        code = body != NULL ? call(d, d->entity[arb].secret, "POST", path, body, 200, NULL)
+                            : CLI_EXIT_FAILURE;
+    }
+    json_decref(body);
+    d->history[HISTORY_DISPUTES] += code == CLI_EXIT_OK;
+    return code;
+}
+
+/* Tutu Navigation buys the smart parking data at its fixed price, finds the tariffs missing for
+ * many garages and rejects the delivery; the dispute goes to arbitration and ends in a split. */
+static int history_dispute(struct demo *d)
+{
+    char ctr[ID_MAX];
+    int code = order_place(d, 3, "navi", NULL, 0, ctr);
+    size_t ssx = party_index("ssx"), navi = party_index("navi");
+    if (code == CLI_EXIT_OK) {
+        code = contract_activate_signed(d, ctr, ssx, navi);
+    }
+    if (code == CLI_EXIT_OK) {
+        code = contract_deliver_as(d, ctr, ssx, "上海停车场数据全量文件 file");
+    }
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/contracts/%s/reject", ctr);
+    json_t *body =
+        json_pack("{s:s}", "statement",
+                  "1,900余个车库的收费标准为空 tariffs are empty for over 1,900 garages");
+    json_t *dispute = NULL;
+    if (code == CLI_EXIT_OK) {
+        code = body != NULL ? call(d, d->entity[navi].secret, "POST", path, body, 201, &dispute)
+                            : CLI_EXIT_FAILURE;
+    }
+    json_decref(body);
+    char id[ID_MAX];
+    copy_str(id, sizeof(id), dispute, "id");
+    json_decref(dispute);
+    /* The listed price: 12000000 fen (listings[3]). */
+    return code == CLI_EXIT_OK ? dispute_settle(d, id, 12000000) : code;
+}
+
+/* Each (bidder, amount) in turn on auction id. */
+static int bids_place(struct demo *d, const char *id, const char *const *bidders,
+                      const int64_t *amounts, size_t count)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/auctions/%s/bids", id);
+    int code = CLI_EXIT_OK;
+    for (size_t i = 0; i < count && code == CLI_EXIT_OK; i++) {
+        json_t *body = json_pack("{s:I}", "amount", (json_int_t)amounts[i]);
+        code = body != NULL ? call(d, d->entity[party_index(bidders[i])].secret, "POST", path, body,
+                                   201, NULL)
+                            : CLI_EXIT_FAILURE;
+        json_decref(body);
+    }
+    return code;
+}
+
+/* The provider opens the sealed-bid auction of listing_id; its id goes to id. */
+static int auction_open(struct demo *d, const char *provider, const char *listing_id,
+                        char id[ID_MAX])
+{
+    json_t *body = json_pack("{s:s}", "listing_id", listing_id);
+    json_t *out = NULL;
+    int code = body != NULL ? call(d, d->entity[party_index(provider)].secret, "POST",
+                                   "/v1/auctions", body, 201, &out)
+                            : CLI_EXIT_FAILURE;
+    json_decref(body);
+    copy_str(id, ID_MAX, out, "id");
+    json_decref(out);
+    return code;
+}
+
+/* The exclusive in-car training licence of the speech data goes to an invitation-only auction
+ * (a private offer to three buyers: the product's public listing is its negotiable one) with a
+ * deadline seconds away, and the three bid at once (reserve CNY 200,000). */
+static int history_auction_open(struct demo *d)
+{
+    static const char *const bidders[] = {"navi", "llm", "dxm"};
+    static const int64_t amounts[] = {23000000, 26000000, 24500000};
+    d->sold_closes_ms = clock_now(&clock_system) + DEMO_AUCTION_SECONDS * 1000;
+    char listing[ID_MAX];
+    int code = listing_create(d, &sold_auction, d->sold_closes_ms, bidders, 3, listing);
+    if (code == CLI_EXIT_OK) {
+        code = auction_open(d, "speech", listing, d->sold_auction);
+    }
+    return code == CLI_EXIT_OK ? bids_place(d, d->sold_auction, bidders, amounts, 3) : code;
+}
+
+/* The exclusive real-time parking API stays at auction for its 30 days, with two bidders (the
+ * navigation platform raising its own bid). */
+static int history_auction_running(struct demo *d)
+{
+    char id[ID_MAX];
+    int code = auction_open(d, "ssx", d->listing[4], id);
+    static const char *const bidders[] = {"navi", "llm", "navi"};
+    static const int64_t amounts[] = {105000000, 101000000, 112000000};
+    if (code == CLI_EXIT_OK) {
+        code = bids_place(d, id, bidders, amounts, 3);
+    }
+    d->history[HISTORY_AUCTIONS] += code == CLI_EXIT_OK;
+    return code;
+}
+
+static void nap(void)
+{
+    struct timespec tick = {0, DEMO_POLL_NS};
+    nanosleep(&tick, NULL);
+}
+
+/* Waits for the auctioned licence's deadline, closes the auction (unless the exchange's trading
+ * clock did first) and leaves the auction's answer in *out. */
+static int auction_wait_closed(struct demo *d, json_t **out)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/auctions/%s", d->sold_auction);
+    char close_path[160];
+    snprintf(close_path, sizeof(close_path), "%s/close", path);
+    const char *key = d->entity[party_index("speech")].secret;
+    while (clock_now(&clock_system) <= d->sold_closes_ms) {
+        nap();
+    }
+    int code = CLI_EXIT_OK;
+    while (code == CLI_EXIT_OK) {
+        json_t *a = NULL;
+        code = call(d, key, "GET", path, NULL, 200, &a);
+        const char *status = cli__json_str(a, "status");
+        if (code == CLI_EXIT_OK && status != NULL && strcmp(status, "closed") == 0) {
+            *out = a;
+            return CLI_EXIT_OK;
+        }
+        json_decref(a);
+        if (clock_now(&clock_system) > d->sold_closes_ms + DEMO_CLOSE_WAIT_MS) {
+            cli__error(d->c, "demo: auction '%s' did not close", d->sold_auction);
+            return CLI_EXIT_FAILURE;
+        }
+        /* Either this close or the clock's wins; a 409 from the loser is expected. */
+        struct errbuf err;
+        errbuf_init(&err);
+        struct cli_response resp;
+        cli__response_init(&resp);
+        char *saved = d->c->key;
+        d->c->key = (char *)key;
+        (void)cli__request(d->c, "POST", close_path, NULL, &resp, &err);
+        d->c->key = saved;
+        cli__response_release(&resp);
+        nap();
+    }
+    return code;
+}
+
+/* The auction closes; the winner (the highest bid, paying the second) signs and settles. */
+static int history_auction_settle(struct demo *d)
+{
+    json_t *a = NULL;
+    int code = auction_wait_closed(d, &a);
+    char winner[ID_MAX], order_id[ID_MAX], path[128];
+    copy_str(winner, sizeof(winner), a, "winner_id");
+    copy_str(order_id, sizeof(order_id), a, "order_id");
+    snprintf(path, sizeof(path), "/v1/orders/%s", order_id);
+    json_decref(a);
+    json_t *order = NULL;
+    if (code == CLI_EXIT_OK && winner[0] == '\0') {
+        cli__error(d->c, "demo: auction '%s' closed without a winner", d->sold_auction);
+        code = CLI_EXIT_FAILURE;
+    }
+    if (code == CLI_EXIT_OK) {
+        code = call(d, d->operator_key, "GET", path, NULL, 200, &order);
+    }
+    char ctr[ID_MAX];
+    copy_str(ctr, sizeof(ctr), order, "contract_id");
+    json_decref(order);
+    size_t buyer = PARTIES;
+    for (size_t i = 0; i < PARTIES; i++) {
+        buyer = strcmp(d->entity[i].id, winner) == 0 ? i : buyer;
+    }
+    if (code == CLI_EXIT_OK && buyer == PARTIES) {
+        cli__error(d->c, "demo: the winner '%s' is not a demo party", winner);
+        code = CLI_EXIT_FAILURE;
+    }
+    return code == CLI_EXIT_OK
+               ? contract_complete(d, ctr, party_index("speech"), buyer, "方言语音语料全集 file")
+               : code;
+}
+
+/*
+ * The market's history, in an order that lets each step find what it needs: the fee schedule
+ * and the buyers' deposits first, the short auction next (so that its deadline passes while
+ * the other trades are made), and its close last.
+ */
+static int history_load(struct demo *d)
+{
+    int code = fee_schedule_ensure(d);
+    for (size_t i = 0; i < ARRAY_LEN(deposits) && code == CLI_EXIT_OK; i++) {
+        code = deposit(d, &deposits[i]);
+    }
+    static int (*const steps[])(struct demo *) = {
+        history_auction_open,    history_fixed,          history_negotiated,
+        history_subscription,    history_dispute,        history_open_negotiation,
+        history_auction_running, history_auction_settle,
+    };
+    for (size_t i = 0; i < ARRAY_LEN(steps) && code == CLI_EXIT_OK; i++) {
+        code = steps[i](d);
+    }
     return code;
 }
 
@@ -602,14 +1173,61 @@ static int empty_check(struct demo *d, int force)
     return code;
 }
 
-/* Writes {"entities": [{"name", "kind", "id", "api_key"}]} to path (mode 0600). */
-static int keys_save(struct demo *d, const char *path)
+/* DIR/KEY.key: where party i's signing key file is when the keys went to DIR. */
+static void signing_key_path(const char *dir, size_t i, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s.key", dir, parties[i].key);
+}
+
+/*
+ * Makes dir (mode 0700) and writes each party's signing key there as `bourse key gen` would:
+ * KEY.key (the seed, mode 0600) and KEY.key.pub, so that `bourse contract sign --signing-key
+ * DIR/KEY.key` signs as that party after the load.
+ */
+static int signing_keys_save(struct demo *d, const char *dir)
+{
+    struct errbuf err;
+    errbuf_init(&err);
+    enum err rc = file_mkdirs(dir, 0700, &err);
+    for (size_t i = 0; i < PARTIES && rc == ERR_OK; i++) {
+        char path[CLI_VALUE_BYTES_MAX + 32];
+        signing_key_path(dir, i, path, sizeof(path));
+        unsigned char seed[crypto_sign_SEEDBYTES];
+        char line[CLI_KEY_B64_LEN + 1];
+        crypto_sign_ed25519_sk_to_seed(seed, d->entity[i].sk);
+        cli_key_encode(seed, line);
+        line[CLI_KEY_B64_LEN] = '\n';
+        rc = cli__file_create(path, 0600, line, CLI_KEY_B64_LEN + 1, &err);
+        sodium_memzero(seed, sizeof(seed));
+        sodium_memzero(line, sizeof(line));
+        char pub[CLI_KEY_B64_LEN + 2];
+        snprintf(pub, sizeof(pub), "%s\n", d->entity[i].pk);
+        snprintf(path + strlen(path), sizeof(path) - strlen(path), ".pub");
+        if (rc == ERR_OK) {
+            rc = cli__file_create(path, 0644, pub, strlen(pub), &err);
+        }
+    }
+    if (rc != ERR_OK) {
+        cli__error(d->c, "%s", err.msg);
+        return cli__exit_from_err(rc);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Writes {"entities": [{"key", "name", "id", "api_key", "signing_key"?}]} to path (mode 0600);
+ * signing_key is the key file's path when the signing keys went to signing_dir. */
+static int keys_save(struct demo *d, const char *path, const char *signing_dir)
 {
     json_t *list = json_array();
     for (size_t i = 0; list != NULL && i < PARTIES; i++) {
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s}", "key", parties[i].key, "name",
-                                              parties[i].name, "id", d->entity[i].id, "api_key",
-                                              d->entity[i].secret));
+        char key_path[CLI_VALUE_BYTES_MAX + 32] = "";
+        if (signing_dir != NULL) {
+            signing_key_path(signing_dir, i, key_path, sizeof(key_path));
+        }
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s*}", "key", parties[i].key,
+                                              "name", parties[i].name, "id", d->entity[i].id,
+                                              "api_key", d->entity[i].secret, "signing_key",
+                                              signing_dir != NULL ? key_path : NULL));
     }
     json_t *doc = json_pack("{s:o*}", "entities", list);
     char *text = doc != NULL ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
@@ -633,13 +1251,16 @@ static int demo_run(struct demo *d, const struct cli_args *a)
 {
     int code = empty_check(d, cli__arg_given(a, "force"));
     const char *keys = cli__arg(a, "keys");
-    if (code == CLI_EXIT_OK && keys != NULL) {
-        struct errbuf err;
-        errbuf_init(&err);
-        if (cli__file_absent(keys, &err) != ERR_OK) {
-            cli__error(d->c, "'%s' exists: the demo keys are written to a new file", keys);
-            return CLI_EXIT_CONFLICT;
-        }
+    const char *signing = cli__arg(a, "signing-keys");
+    struct errbuf err;
+    errbuf_init(&err);
+    if (code == CLI_EXIT_OK && keys != NULL && cli__file_absent(keys, &err) != ERR_OK) {
+        cli__error(d->c, "'%s' exists: the demo keys are written to a new file", keys);
+        return CLI_EXIT_CONFLICT;
+    }
+    if (code == CLI_EXIT_OK && signing != NULL && cli__file_absent(signing, &err) != ERR_OK) {
+        cli__error(d->c, "'%s' exists: the demo signing keys go to a new directory", signing);
+        return CLI_EXIT_CONFLICT;
     }
     for (size_t i = 0; i < PARTIES && code == CLI_EXIT_OK; i++) {
         code = entity_create(d, i);
@@ -652,13 +1273,23 @@ static int demo_run(struct demo *d, const struct cli_args *a)
         code = demands[i].early ? demand_post(d, &demands[i], now) : CLI_EXIT_OK;
     }
     for (size_t i = 0; i < ARRAY_LEN(listings) && code == CLI_EXIT_OK; i++) {
-        code = listing_create(d, &listings[i], now);
+        int64_t days = listings[i].auction_days;
+        code = listing_create(d, &listings[i], days > 0 ? now + days * DAY_MS : 0, NULL, 0,
+                              d->listing[i]);
     }
     for (size_t i = 0; i < ARRAY_LEN(demands) && code == CLI_EXIT_OK; i++) {
         code = !demands[i].early ? demand_post(d, &demands[i], now) : CLI_EXIT_OK;
     }
+    /* The keys are saved before the history, so that a history that fails half way leaves
+     * parties one can still act as. */
+    if (code == CLI_EXIT_OK && signing != NULL) {
+        code = signing_keys_save(d, signing);
+    }
     if (code == CLI_EXIT_OK && keys != NULL) {
-        code = keys_save(d, keys);
+        code = keys_save(d, keys, signing);
+    }
+    if (code == CLI_EXIT_OK) {
+        code = history_load(d);
     }
     return code;
 }
@@ -679,11 +1310,17 @@ static int demo_load(struct cli *c, const struct cli_command *cmd, const struct 
     d->c = c;
     d->operator_key = c->key;
     int code = demo_run(d, a);
+    const size_t *h = d->history;
     if (code == CLI_EXIT_OK && c->json) {
-        json_t *o =
-            json_pack("{s:I, s:I, s:I, s:I, s:I}", "entities", (json_int_t)d->counts[0], "products",
-                      (json_int_t)d->counts[1], "assessments", (json_int_t)d->counts[2], "listings",
-                      (json_int_t)d->counts[3], "demands", (json_int_t)d->counts[4]);
+        json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "entities",
+                              (json_int_t)d->counts[0], "products", (json_int_t)d->counts[1],
+                              "assessments", (json_int_t)d->counts[2], "listings",
+                              (json_int_t)d->counts[3], "demands", (json_int_t)d->counts[4],
+                              "history", "settled_contracts", (json_int_t)h[HISTORY_SETTLED],
+                              "running_subscriptions", (json_int_t)h[HISTORY_SUBSCRIPTIONS],
+                              "decided_disputes", (json_int_t)h[HISTORY_DISPUTES],
+                              "open_negotiations", (json_int_t)h[HISTORY_NEGOTIATIONS],
+                              "open_auctions", (json_int_t)h[HISTORY_AUCTIONS]);
         cli__json_print(c, o);
         json_decref(o);
     } else if (code == CLI_EXIT_OK) {
@@ -691,6 +1328,12 @@ static int demo_load(struct cli *c, const struct cli_command *cmd, const struct 
                 "demo market loaded: %zu entities, %zu products, %zu signed assessments, %zu "
                 "listings, %zu demands\n",
                 d->counts[0], d->counts[1], d->counts[2], d->counts[3], d->counts[4]);
+        fprintf(c->out,
+                "history: %zu settled contracts (by order, negotiation and auction), %zu "
+                "subscription running, %zu dispute decided, %zu open negotiation, %zu open "
+                "auction\n",
+                h[HISTORY_SETTLED], h[HISTORY_SUBSCRIPTIONS], h[HISTORY_DISPUTES],
+                h[HISTORY_NEGOTIATIONS], h[HISTORY_AUCTIONS]);
         fputs("try: bourse listing search --query 用电\n", c->out);
     }
     sodium_memzero(d, sizeof(*d));
@@ -701,11 +1344,14 @@ static int demo_load(struct cli *c, const struct cli_command *cmd, const struct 
 static const struct cli_option demo_options[] = {
     {"force", 0, NULL, NULL},
     {"keys", CLI_OPT_VALUE, NULL, NULL},
+    {"signing-keys", CLI_OPT_VALUE, NULL, NULL},
     {NULL, 0, NULL, NULL},
 };
 
 const struct cli_command cli__demo_commands[] = {
-    {"demo", "load", demo_load, NULL, demo_options, NULL, 0, "[--force] [--keys FILE]",
-     "fill an empty exchange with a demo market (operator); --keys saves the parties' api keys"},
+    {"demo", "load", demo_load, NULL, demo_options, NULL, 0,
+     "[--force] [--keys FILE] [--signing-keys DIR]",
+     "fill an empty exchange with a demo market and its trading history (operator); --keys "
+     "saves the parties' api keys, --signing-keys their signing key files"},
     {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL},
 };

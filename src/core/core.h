@@ -653,7 +653,9 @@ struct core_reference {
     char kind[STORE_KIND_MAX];
     int64_t term_days;          /* the licence term the income method covered (0: the inputs') */
     int64_t inputs_version;     /* 0 when the product declares no inputs */
-    char comparables_basis[32]; /* "listings" until cleared trades exist */
+    char comparables_basis[32]; /* "cleared trades", or "listings" with too few of them */
+    size_t comparables;         /* values the basis offered the market method */
+    size_t cleared_trades;      /* cleared trades found (at most PRICING_COMPARABLES_MAX) */
     struct pricing_reference ref;
 };
 
@@ -668,6 +670,43 @@ struct core_reference {
 enum err core_price_reference(struct core *c, const struct core_principal *who,
                               const char *product_id, const char *currency, int64_t term_days,
                               struct core_reference *out, struct errbuf *err);
+
+/* What a price index is asked for (text borrowed; src/core/price_index.c). */
+struct core_price_index_query {
+    const char *category; /* required: a category of the taxonomy */
+    const char *kind;     /* NULL: every kind */
+    const char *currency; /* NULL: CNY */
+    const char *period;   /* "month" or "year"; NULL: month */
+    int64_t periods;      /* how many periods, ending with the current one; 0: 12 */
+};
+
+struct core_price_index_row {
+    int64_t start_ms; /* the period is [start_ms, end_ms), UTC calendar months or years */
+    int64_t end_ms;
+    struct pricing_index_period p;
+};
+
+struct core_price_index {
+    char category[STORE_CATEGORY_MAX];
+    char kind[STORE_KIND_MAX]; /* "" for every kind */
+    char currency[STORE_CURRENCY_MAX];
+    char period[8];
+    int64_t base_start_ms; /* the base period's start; -1 when no period had trades */
+    int64_t trades;        /* cleared trades over all the periods */
+    struct core_price_index_row rows[PRICING_INDEX_PERIODS_MAX];
+    size_t row_count;
+};
+
+/*
+ * The chained price index of cleared trades in a category (docs/pricing.md, "Price index"),
+ * oldest period first, for the operator and a verified regulator: a period's count, sum and
+ * median can be one or two contracts' confidential prices. Errors: ERR_FORBIDDEN for anyone
+ * else, ERR_INVALID (fields "category", "kind", "currency", "period", "periods"), ERR_LIMIT
+ * (more than PRICING_INDEX_TRADES_MAX trades in the range: field "periods"), store errors.
+ */
+enum err core_price_index(struct core *c, const struct core_principal *who,
+                          const struct core_price_index_query *q, struct core_price_index *out,
+                          struct errbuf *err);
 
 /* Creates a listing from its JSON (see above); *matched receives the number of open demands
  * it matched. Release out with store_listing_release. Errors: ERR_INVALID (field named),

@@ -73,6 +73,12 @@ int core__supervisor(const struct core_principal *who);
 /* 1 when code is a category of the taxonomy. */
 int core__category_known(const char *code);
 
+/* The market method of out (whose product_id, category, kind and currency are set), from
+ * cleared trades when there are PRICING_TRADES_MIN of them, else from listing prices; sets
+ * comparables_basis, comparables and cleared_trades (src/core/prices.c). Errors: ERR_NOMEM,
+ * store errors. */
+enum err core__market_method(struct core *c, struct core_reference *out, struct errbuf *err);
+
 /* Reads the integer member prefix+name of obj into *out when present (left alone when absent
  * and not required). ERR_INVALID naming the field unless it is an integer in min..max. */
 enum err core__json_int(const json_t *obj, const char *prefix, const char *name, int64_t min,

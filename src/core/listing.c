@@ -422,7 +422,6 @@ static enum err reference_compute(struct core *c, const struct store_product *p,
     snprintf(out->product_id, sizeof(out->product_id), "%s", p->id);
     snprintf(out->category, sizeof(out->category), "%s", p->category);
     snprintf(out->kind, sizeof(out->kind), "%s", p->kind);
-    snprintf(out->comparables_basis, sizeof(out->comparables_basis), "listings");
     out->term_days = term_days;
     struct store_pricing_inputs in;
     struct errbuf local;
@@ -441,19 +440,7 @@ static enum err reference_compute(struct core *c, const struct store_product *p,
     if (rc != ERR_OK) {
         return rc;
     }
-    /* The market: until contracts clear, comparables are other products' listing prices. */
-    int64_t *values = mem_alloc(sizeof(int64_t) * PRICING_COMPARABLES_MAX);
-    if (values == NULL) {
-        return err_set(err, ERR_NOMEM, "", "out of memory");
-    }
-    size_t n = 0;
-    rc = store_listing_comparables(c->store, p->category, p->kind, out->ref.currency, p->id, values,
-                                   PRICING_COMPARABLES_MAX, &n, err);
-    if (rc == ERR_OK) {
-        rc = pricing_market(values, n, out->comparables_basis, &out->ref.method[PRICING_MARKET],
-                            err);
-    }
-    mem_free(values);
+    rc = core__market_method(c, out, err);
     if (rc == ERR_OK) {
         pricing_corridor(&out->ref);
     }

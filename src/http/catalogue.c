@@ -142,14 +142,15 @@ static json_t *reference_json(const struct core_reference *r)
     const struct pricing_reference *ref = &r->ref;
     json_t *market = method_json(&ref->method[PRICING_MARKET]);
     if (market != NULL && ref->method[PRICING_MARKET].available) {
-        json_object_set_new(market, "comparables",
-                            json_integer((json_int_t)(ref->method[PRICING_MARKET].used +
-                                                      ref->method[PRICING_MARKET].dropped)));
         json_object_set_new(market, "dropped",
                             json_integer((json_int_t)ref->method[PRICING_MARKET].dropped));
     }
     if (market != NULL) {
+        /* Which basis was used and how many values it had, and the trades found (listings
+         * stand in below PRICING_TRADES_MIN of them). */
         json_object_set_new(market, "basis", json_string(r->comparables_basis));
+        json_object_set_new(market, "comparables", json_integer((json_int_t)r->comparables));
+        json_object_set_new(market, "cleared_trades", json_integer((json_int_t)r->cleared_trades));
     }
     json_t *corridor =
         ref->corridor_available

@@ -337,6 +337,10 @@ static void object_stream_done(struct http_stream *s, int complete)
             log_msg(LOG_ERROR, "cannot record the download of '%s' under '%s': %s", o->obj.id,
                     o->tok.id, err.msg);
         }
+        /* The last byte reached the buyer: the copy is delivered (traces.c). */
+        if (o->obj.size == 0 || o->last == o->obj.size - 1) {
+            http__copy_delivered(o->srv, &o->tok, &o->obj);
+        }
     }
     delivery_object_close(o->file);
     mem_free(o);
@@ -569,7 +573,11 @@ enum err http__download(struct http_server *srv, struct http_request *req,
         res->problem_type = types[verdict];
         return codes[verdict];
     }
-    return content_answer(srv, req, res, &o, &t, err);
+    /* The buyer gets the contract's own copy (fingerprinted when declared; copies.c). */
+    struct store_object copy;
+    int made = 0;
+    rc = delivery_copy_get(srv->custody, &t, &o, &copy, &made, err);
+    return rc == ERR_OK ? content_answer(srv, req, res, &copy, &t, err) : rc;
 }
 
 /* ---- set-up ---- */

@@ -136,11 +136,22 @@ http_handler_fn http__order_place, http__order_list, http__order_get, http__nego
 http_handler_fn http__upload_start, http__upload_find, http__upload_get, http__upload_chunk,
     http__upload_complete, http__upload_abandon, http__object_get, http__object_content,
     http__download_token_mint, http__download_token_revoke, http__download;
+/* traces.c: fingerprint declarations and traces */
+http_handler_fn http__object_fingerprint, http__trace;
+/* Records on the token's contract the delivery of the copy whose last byte was sent, as the
+ * contract's provider (the exchange delivers on its behalf); failures are logged. */
+void http__copy_delivered(struct http_server *srv, const struct store_download_token *tok,
+                          const struct store_object *copy);
+/* Parses --trace-fp-bound (NULL or "": DELIVERY_FP_BOUND_DEFAULT), a number in (0, 1).
+ * ERR_INVALID (field "trace_fp_bound"). */
+enum err http__trace_bound_parse(const char *text, double *out, struct errbuf *err);
 /* catalogue.c */
 http_handler_fn http__pricing_inputs_get, http__pricing_inputs_set, http__price_reference,
     http__listing_create, http__listing_search, http__listing_get, http__listing_delist,
     http__demand_post, http__demand_list, http__demand_get, http__demand_matches,
     http__demand_close, http__inbox_list, http__inbox_read;
+/* prices.c */
+http_handler_fn http__price_index;
 /* contracts.c */
 http_handler_fn http__contract_propose, http__contract_list, http__contract_get,
     http__contract_document, http__contract_sign, http__contract_activate, http__contract_cancel,
@@ -168,6 +179,8 @@ struct http_server {
     int purge_behind;       /* the last purge filled its batch */
     /* Encrypted custody of uploaded files (delivery.c); set up by serve.c. */
     struct delivery_custody *custody;
+    /* The largest false-accusation probability a trace accuses at (--trace-fp-bound). */
+    double trace_fp_bound;
 };
 
 /* Loads the master key (master_key_path, or <data_dir>/master.key created on first start),

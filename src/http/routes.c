@@ -110,11 +110,16 @@ const struct http_route http__routes[] = {
     {"DELETE", "/v1/download-tokens/{id}", http__download_token_revoke,
      HTTP_ROUTE_AUTH | HTTP_ROUTE_MUTATION},
     {"GET", "/v1/downloads/{token}", http__download, 0},
+    /* fingerprints and traces (traces.c) */
+    {"PUT", "/v1/objects/{id}/fingerprint", http__object_fingerprint,
+     HTTP_ROUTE_AUTH | HTTP_ROUTE_MUTATION | HTTP_ROUTE_BODY},
+    {"POST", "/v1/traces", http__trace, HTTP_ROUTE_AUTH | HTTP_ROUTE_MUTATION | HTTP_ROUTE_RAW},
     /* pricing, listings, catalogue, demands (catalogue.c) */
     {"GET", "/v1/products/{id}/pricing-inputs", http__pricing_inputs_get, HTTP_ROUTE_AUTH},
     {"PUT", "/v1/products/{id}/pricing-inputs", http__pricing_inputs_set,
      HTTP_ROUTE_AUTH | HTTP_ROUTE_MUTATION | HTTP_ROUTE_BODY},
     {"GET", "/v1/products/{id}/reference-price", http__price_reference, HTTP_ROUTE_AUTH},
+    {"GET", "/v1/price-index", http__price_index, HTTP_ROUTE_AUTH}, /* prices.c */
     {"POST", "/v1/listings", http__listing_create,
      HTTP_ROUTE_AUTH | HTTP_ROUTE_MUTATION | HTTP_ROUTE_BODY},
     {"GET", "/v1/listings", http__listing_search, 0},

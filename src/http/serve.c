@@ -48,6 +48,7 @@ struct serve_config {
     char idempotency_ttl[24];
     char master_key[SERVE_PATH_MAX]; /* custody: the master key file ("": <data>/master.key) */
     char max_object_size[24];        /* custody: the largest upload in bytes */
+    char trace_fp_bound[32];         /* traces: the largest false-accusation probability */
 };
 
 static enum err config_set(struct serve_config *cfg, const char *name, const char *value,
@@ -68,6 +69,7 @@ static enum err config_set(struct serve_config *cfg, const char *name, const cha
         {"idempotency_ttl", cfg->idempotency_ttl, sizeof(cfg->idempotency_ttl)},
         {"master_key", cfg->master_key, sizeof(cfg->master_key)},
         {"max_object_size", cfg->max_object_size, sizeof(cfg->max_object_size)},
+        {"trace_fp_bound", cfg->trace_fp_bound, sizeof(cfg->trace_fp_bound)},
     };
     for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
         if (strcmp(keys[i].name, name) == 0) {
@@ -140,10 +142,11 @@ static void usage(void)
             "                    [--log-origin NAME]\n"
             "                    [--rate-limit N] [--rate-burst N] [--idempotency-ttl 24h]\n"
             "                    [--master-key FILE] [--max-object-size BYTES]\n"
+            "                    [--trace-fp-bound P]\n"
             "environment: BOURSE_LISTEN, BOURSE_DATA, BOURSE_DB, BOURSE_CONFIG,\n"
             "             BOURSE_LOG_ORIGIN, BOURSE_RATE_LIMIT, BOURSE_RATE_BURST,\n"
             "             BOURSE_IDEMPOTENCY_TTL, BOURSE_MASTER_KEY_FILE,\n"
-            "             BOURSE_MAX_OBJECT_SIZE\n");
+            "             BOURSE_MAX_OBJECT_SIZE, BOURSE_TRACE_FP_BOUND\n");
 }
 
 static enum err config_load(int argc, char **argv, struct serve_config *cfg, struct errbuf *err)
@@ -159,6 +162,7 @@ static enum err config_load(int argc, char **argv, struct serve_config *cfg, str
         {"idempotency-ttl", required_argument, NULL, 't'},
         {"master-key", required_argument, NULL, 'm'},
         {"max-object-size", required_argument, NULL, 's'},
+        {"trace-fp-bound", required_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -204,6 +208,9 @@ static enum err config_load(int argc, char **argv, struct serve_config *cfg, str
         case 's':
             rc = config_set(&flags, "max_object_size", optarg, err);
             break;
+        case 'f':
+            rc = config_set(&flags, "trace_fp_bound", optarg, err);
+            break;
         case 'c':
             config_path = optarg;
             break;
@@ -240,20 +247,36 @@ static enum err config_load(int argc, char **argv, struct serve_config *cfg, str
                             {"BOURSE_RATE_BURST", "rate_burst"},
                             {"BOURSE_IDEMPOTENCY_TTL", "idempotency_ttl"},
                             {"BOURSE_MASTER_KEY_FILE", "master_key"},
-                            {"BOURSE_MAX_OBJECT_SIZE", "max_object_size"}};
+                            {"BOURSE_MAX_OBJECT_SIZE", "max_object_size"},
+                            {"BOURSE_TRACE_FP_BOUND", "trace_fp_bound"}};
     for (size_t i = 0; i < ARRAY_LEN(env); i++) {
         const char *v = getenv(env[i][0]);
         if (v != NULL && v[0] != '\0' && config_set(cfg, env[i][1], v, err) != ERR_OK) {
             return ERR_LIMIT;
         }
     }
-    const char *names[] = {"listen",     "data",           "db",         "log_level",
-                           "log_origin", "rate_limit",     "rate_burst", "idempotency_ttl",
-                           "master_key", "max_object_size"};
-    const char *values[] = {
-        flags.listen,     flags.data,           flags.db,         flags.log_level,
-        flags.log_origin, flags.rate_limit,     flags.rate_burst, flags.idempotency_ttl,
-        flags.master_key, flags.max_object_size};
+    const char *names[] = {"listen",
+                           "data",
+                           "db",
+                           "log_level",
+                           "log_origin",
+                           "rate_limit",
+                           "rate_burst",
+                           "idempotency_ttl",
+                           "master_key",
+                           "max_object_size",
+                           "trace_fp_bound"};
+    const char *values[] = {flags.listen,
+                            flags.data,
+                            flags.db,
+                            flags.log_level,
+                            flags.log_origin,
+                            flags.rate_limit,
+                            flags.rate_burst,
+                            flags.idempotency_ttl,
+                            flags.master_key,
+                            flags.max_object_size,
+                            flags.trace_fp_bound};
     for (size_t i = 0; i < ARRAY_LEN(names); i++) {
         if (values[i][0] != '\0') {
             config_set(cfg, names[i], values[i], err);
@@ -609,6 +632,9 @@ int http_serve_main(int argc, char **argv)
         goto out;
     }
     rc = http__custody_init(&srv, cfg.data, cfg.master_key, cfg.max_object_size, &err);
+    if (rc == ERR_OK) {
+        rc = http__trace_bound_parse(cfg.trace_fp_bound, &srv.trace_fp_bound, &err);
+    }
     if (rc != ERR_OK) {
         fprintf(stderr, "error: cannot open the object store: %s\n", err.msg);
         goto out;

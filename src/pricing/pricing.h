@@ -9,10 +9,11 @@
  *   - income: the buyer's expected benefit per period over the licence term, discounted at a
  *     rate in basis points per period (present value of an annuity, in fixed point);
  *   - market: comparable prices in the same category and kind (cleared trades once there are
- *     any, listing prices until then): their median and a range trimmed of outliers by the
- *     interquartile fence.
+ *     PRICING_TRADES_MIN of them, listing prices until then): their median and a range trimmed
+ *     of outliers by the interquartile fence.
  *
- * and a suggested corridor over the methods that could be applied. It also computes the
+ * and a suggested corridor over the methods that could be applied, and the chained price index
+ * of a category's cleared trades (index.c). It also computes the
  * "headline" price of a price model (what a buyer pays for the whole licence term at the entry
  * level), which the catalogue filters on and compares with the corridor.
  *
@@ -224,5 +225,47 @@ struct pricing_offer {
  */
 enum err pricing_headline(const struct pricing_offer *o, int64_t term_days, int64_t *out,
                           int *known, struct errbuf *err);
+
+/* ---- the price index ------------------------------------------------------------------ */
+
+/*
+ * A chained index of the prices of cleared trades, period by period (docs/pricing.md, "Price
+ * index"). The base period is the first with a trade and stands at PRICING_INDEX_BASE_BP; each
+ * later period with trades links to the previous period with trades by the ratio of their
+ * medians: I_t = round(I_p * M_t / M_p), half to even. Periods without trades have no index and
+ * the chain passes over them. Medians, not means, so that one outlying trade moves a period's
+ * level by at most one rank.
+ */
+#define PRICING_INDEX_BASE_BP 10000
+#define PRICING_INDEX_PERIODS_MAX 120   /* ten years of months */
+#define PRICING_INDEX_TRADES_MAX 200000 /* trades one index reads: 1.6 MB of values */
+#define PRICING_INDEX_BP_MAX                                                                       \
+    ((int64_t)1000000000000) /* 10^8 times the base: past it is ERR_LIMIT */
+/* Cleared trades the market method needs before it prefers them to listing prices: with fewer,
+ * the interquartile fence has nothing to stand on (PRICING_COMPARABLES_MIN for the same
+ * reason). */
+#define PRICING_TRADES_MIN PRICING_COMPARABLES_MIN
+
+/* I_p * M_t is at most 10^12 * 10^15 < 2^100: pricing_mul_div forms it exactly in 128 bits. */
+_Static_assert(PRICING_INDEX_BP_MAX < INT64_MAX, "an index fits int64");
+
+struct pricing_index_period {
+    int64_t count;    /* trades in the period */
+    int64_t sum;      /* their total value, minor units */
+    int64_t median;   /* of their values; 0 when count is 0 */
+    int64_t index_bp; /* the chained index; 0 (none) when count is 0 */
+};
+
+/*
+ * The index over period_count periods (1..PRICING_INDEX_PERIODS_MAX). values holds each
+ * period's trade values one period after another, counts[i] of them for period i (values is
+ * borrowed and each period's run is sorted here in place). Fills out[0..period_count). Errors:
+ * ERR_INVALID for a value outside 1..PRICING_AMOUNT_MAX or a negative count, ERR_LIMIT for
+ * more than PRICING_INDEX_TRADES_MAX values, a sum past INT64_MAX, an index past
+ * PRICING_INDEX_BP_MAX or a period_count outside 1..PRICING_INDEX_PERIODS_MAX (field
+ * "periods"; out is then left alone). Otherwise out is written, zeros on error.
+ */
+enum err pricing_index(int64_t *values, const int64_t *counts, size_t period_count,
+                       struct pricing_index_period *out, struct errbuf *err);
 
 #endif

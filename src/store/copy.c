@@ -86,6 +86,9 @@ static const char *const copy_tables[] = {
     "download_tokens",
     /* migration 8 */
     "rate_usage",
+    /* migration 11 */
+    "object_fingerprints",
+    "buyer_copies",
 };
 
 #define COPY_TABLES_MAX 128 /* tables in a schema, far above the store's */

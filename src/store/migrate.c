@@ -599,6 +599,34 @@ const struct store_migration store__migrations[] = {
      * this index alone instead of the unique docid index and then the listing row. */
     {10, "CREATE INDEX listings_search ON listings (docid, status, private_offer, provider_id,"
          " category, kind, delivery, classification, board, currency, price, id);"},
+    /* 11: fingerprinted delivery (src/store/fingerprints.c, docs/fingerprinting.md): declared
+     * tolerances of objects and every buyer's copy, found by contract or by SHA-256. */
+    {11, "CREATE TABLE object_fingerprints ("
+         "  object_id TEXT PRIMARY KEY REFERENCES objects (id),"
+         "  declaration TEXT NOT NULL,"
+         "  code_length BIGINT NOT NULL,"
+         "  mark_per_mille BIGINT NOT NULL,"
+         "  cutoff TEXT NOT NULL,"
+         "  admissible_cells BIGINT NOT NULL,"
+         "  actor TEXT NOT NULL,"
+         "  declared_ms BIGINT NOT NULL,"
+         "  log_index BIGINT NOT NULL);"
+         "CREATE TABLE buyer_copies ("
+         "  id TEXT PRIMARY KEY,"
+         "  contract_id TEXT NOT NULL,"
+         "  object_id TEXT NOT NULL REFERENCES objects (id),"
+         "  buyer_id TEXT NOT NULL REFERENCES entities (id),"
+         "  fingerprinted BIGINT NOT NULL,"
+         "  size BIGINT NOT NULL,"
+         "  sha256 TEXT NOT NULL,"
+         "  format TEXT NOT NULL,"
+         "  blob_name TEXT NOT NULL,"
+         "  wrapped_key TEXT NOT NULL,"
+         "  created_ms BIGINT NOT NULL,"
+         "  log_index BIGINT NOT NULL,"
+         "  UNIQUE (contract_id, object_id));"
+         "CREATE INDEX buyer_copies_sha ON buyer_copies (sha256);"
+         "CREATE INDEX buyer_copies_object ON buyer_copies (object_id, created_ms);"},
 };
 
 const size_t store__migrations_count = ARRAY_LEN(store__migrations);

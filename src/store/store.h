@@ -1278,6 +1278,32 @@ enum err store_dispute_get(struct store *s, const char *id, struct store_dispute
 enum err store_dispute_open_for(struct store *s, const char *contract_id, struct store_dispute *out,
                                 struct errbuf *err);
 
+/* ---- cleared trades for pricing (src/store/prices.c) ---- */
+
+/*
+ * A cleared trade is a contract in state "settled": every period accepted and paid to the
+ * provider in full. Its value is what the buyer paid for the whole licence, price * periods,
+ * the quantity of a listing's headline price; its time is when it settled (updated_ms: settled
+ * is final). Category and kind are the listing's the contract was made on.
+ */
+struct store_trade_price {
+    int64_t settled_ms;
+    int64_t value;
+};
+
+/* Values of the newest cleared trades in (category, kind, currency) of products other than
+ * exclude_product_id, at most max, into values; *count receives how many. */
+enum err store_trade_comparables(struct store *s, const char *category, const char *kind,
+                                 const char *currency, const char *exclude_product_id,
+                                 int64_t *values, size_t max, size_t *count, struct errbuf *err);
+/* The cleared trades in (category, currency[, kind]) settled in [from_ms, to_ms), oldest first,
+ * at most max into out (kind NULL: any). *count receives how many were read; it is max when
+ * there may be more. */
+enum err store_trade_prices(struct store *s, const char *category, const char *kind,
+                            const char *currency, int64_t from_ms, int64_t to_ms,
+                            struct store_trade_price *out, size_t max, size_t *count,
+                            struct errbuf *err);
+
 /* ---- trading: orders, negotiations, auctions, bids ---------------------------------------- */
 
 /*
@@ -1571,6 +1597,70 @@ enum err store_download_token_get(struct store *s, const char *id, struct store_
 /* By the keyed hash of its secret. ERR_NOT_FOUND. */
 enum err store_download_token_find_hash(struct store *s, const char *secret_hash,
                                         struct store_download_token *out, struct errbuf *err);
+
+/* ---- fingerprinted delivery (src/store/fingerprints.c, migration 11) -------------------- */
+
+/*
+ * The tolerance a provider declared for a tabular object (compact JSON, as
+ * delivery_fp_decl_parse reads it) with the scheme's parameters, fixed once a copy is made;
+ * and each buyer's copy of an object (one per contract and object).
+ */
+#define STORE_FP_DECL_MAX (64 * 1024) /* a declaration's compact JSON, with NUL */
+#define STORE_FP_CUTOFF_MAX 32        /* "%.17g" of the Tardos cutoff */
+
+struct store_fingerprint {
+    char object_id[ID_MAX];
+    char declaration[STORE_FP_DECL_MAX];
+    int64_t code_length;
+    int64_t mark_per_mille;
+    char cutoff[STORE_FP_CUTOFF_MAX];
+    int64_t admissible_cells;
+    char actor[ID_MAX];
+    int64_t declared_ms;
+    int64_t log_index;
+};
+
+struct store_buyer_copy {
+    char id[ID_MAX]; /* "cpy_": the copy's key is wrapped for this id */
+    char contract_id[ID_MAX];
+    char object_id[ID_MAX]; /* the source object */
+    char buyer_id[ID_MAX];
+    int64_t fingerprinted; /* 1: its own file with the contract's marks; 0: the object's bytes */
+    int64_t size;
+    char sha256[STORE_HASH_HEX_MAX];
+    char format[STORE_FORMAT_MAX];
+    char blob[STORE_HASH_HEX_MAX];
+    char wrapped_key[STORE_WRAPPED_KEY_MAX];
+    int64_t created_ms;
+    int64_t log_index;
+};
+
+/* Inserts or replaces the object's declaration. */
+enum err store_fingerprint_put(struct store *s, const struct store_fingerprint *f,
+                               struct errbuf *err);
+/* ERR_NOT_FOUND when the object has none. */
+enum err store_fingerprint_get(struct store *s, const char *object_id,
+                               struct store_fingerprint *out, struct errbuf *err);
+/* Every declaration, oldest first, at most max; caller frees *out with mem_free. */
+enum err store_fingerprint_list(struct store *s, size_t max, struct store_fingerprint **out,
+                                size_t *count, struct errbuf *err);
+/* ERR_CONFLICT when the contract has a copy of the object already. */
+enum err store_buyer_copy_insert(struct store *s, const struct store_buyer_copy *c,
+                                 struct errbuf *err);
+/* ERR_NOT_FOUND when none. */
+enum err store_buyer_copy_get(struct store *s, const char *contract_id, const char *object_id,
+                              struct store_buyer_copy *out, struct errbuf *err);
+/* Copies whose bytes hash to sha256 / copies of an object, oldest first, at most max; caller
+ * frees *out with mem_free. */
+enum err store_buyer_copy_find_sha(struct store *s, const char *sha256, size_t max,
+                                   struct store_buyer_copy **out, size_t *count,
+                                   struct errbuf *err);
+enum err store_buyer_copy_list_object(struct store *s, const char *object_id, size_t max,
+                                      struct store_buyer_copy **out, size_t *count,
+                                      struct errbuf *err);
+/* Ids of the objects whose plaintext hashes to sha256, at most max; caller frees *out. */
+enum err store_object_ids_by_sha(struct store *s, const char *sha256, size_t max,
+                                 char (**out)[ID_MAX], size_t *count, struct errbuf *err);
 
 /* ---- metadata ---------------------------------------------------------------------------- */
 

@@ -99,6 +99,19 @@ void clock_format_rfc3339(int64_t ms, char out[CLOCK_RFC3339_LEN])
     out[pos] = '\0';
 }
 
+int64_t clock_month_of(int64_t ms)
+{
+    int64_t y, m, d;
+    civil_from_days(floor_div(ms, 86400000), &y, &m, &d);
+    return y * 12 + m - 1;
+}
+
+int64_t clock_month_start(int64_t month)
+{
+    int64_t y = floor_div(month, 12);
+    return days_from_civil(y, month - y * 12 + 1, 1) * 86400000;
+}
+
 static int parse_digits(const char *s, int n, int *out)
 {
     int v = 0;

@@ -142,6 +142,11 @@ int64_t clock_monotonic_ns(void);
 void clock_format_rfc3339(int64_t ms, char out[CLOCK_RFC3339_LEN]);
 /* Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" (UTC only). ERR_INVALID otherwise. */
 enum err clock_parse_rfc3339(const char *s, int64_t *ms);
+/* The UTC calendar month holding ms, as a count of months since year 0 (year * 12 + month - 1),
+ * so that consecutive months are consecutive integers. Cannot fail. */
+int64_t clock_month_of(int64_t ms);
+/* Milliseconds at 00:00 UTC on the first day of the month clock_month_of returned. */
+int64_t clock_month_start(int64_t month);
 
 /* ---- random ----------------------------------------------------------------------------- */
 

@@ -5,7 +5,10 @@
 # revision); a listing flagged far above its reference; the catalogue searched in Chinese (one,
 # two and more characters) and English, with filters, facets and cursor paging; private offers
 # seen only by their buyers; delisting; demands matched to listings both ways, into the
-# parties' inboxes; the market method once comparables exist; a kill -9; and the demo market.
+# parties' inboxes; the market method once comparables exist; a kill -9; and the demo market
+# with its history: settled trades by order, negotiation and auction signed with the parties'
+# saved keys, a running subscription, a dispute decided with a split, an open negotiation, an
+# open auction with bids, money moved exactly, and `bourse ledger check` passing.
 . "$(dirname "$0")/lib.sh"
 start_server
 B=$BOURSE_BIN
@@ -373,9 +376,22 @@ is "$(jbody '.items[0].id')" "$L1" "the index survives a kill -9"
 # --- the demo market --------------------------------------------------------------------------------
 "$B" --key "$OPKEY" demo load >"$T_TMP/o" 2>&1
 is $? 4 "demo load refuses a non-empty exchange"
-OUT=$("$B" --key "$OPKEY" --json demo load --force --keys "$T_TMP/demo-keys.json")
+mkdir "$T_TMP/taken"
+req GET "/v1/entities?limit=100" "" "$OPKEY"
+BEFORE=$(jq -S -c . <"$BODY_FILE")
+"$B" --key "$OPKEY" demo load --force --signing-keys "$T_TMP/taken" >"$T_TMP/o" 2>&1
+is $? 4 "demo load refuses a signing-key directory that exists"
+grep -q "taken' exists" "$T_TMP/o"
+is $? 0 "naming it"
+req GET "/v1/entities?limit=100" "" "$OPKEY"
+is "$(jq -S -c . <"$BODY_FILE")" "$BEFORE" "and loads nothing"
+OUT=$("$B" --key "$OPKEY" --json demo load --force --keys "$T_TMP/demo-keys.json" \
+    --signing-keys "$T_TMP/demo-signing")
 is $? 0 "demo load --force"
-is "$(echo "$OUT" | jq -c '[.entities, .products, .listings, .demands]')" "[15,10,11,4]" "a market of 15 entities, 10 products, 11 listings, 4 demands"
+is "$(echo "$OUT" | jq -c '[.entities, .products, .listings, .demands]')" "[16,10,12,4]" "a market of 16 entities, 10 products, 12 listings, 4 demands"
+is "$(echo "$OUT" | jq -S -c '.history')" \
+    '{"decided_disputes":1,"open_auctions":1,"open_negotiations":1,"running_subscriptions":1,"settled_contracts":3}' \
+    "and a history"
 search "q=$(uri 人车交互)"
 is "$(jbody '.items[0].title')" "人车交互方言对话语音 Human-vehicle Dialogue Speech in Dialects" "the dialect speech data is found"
 search "q=$(uri 'face comparison')"
@@ -386,5 +402,96 @@ is "$(jbody '[.items[].currency] | unique | join(",")')" USD "patent data is on 
 DXM=$(jq -r '.entities[] | select(.key=="dxm") | .api_key' "$T_TMP/demo-keys.json")
 req GET /v1/inbox "" "$DXM"
 is "$(jbody '[.items[].type] | unique | join(",")')" demand.match "a demo bank has matches in its inbox"
+
+# --- the demo market's history --------------------------------------------------------------------
+demo() { jq -r --arg k "$1" --arg f "$2" '.entities[] | select(.key==$k) | .[$f]' "$T_TMP/demo-keys.json"; }
+IDS=$(jq -c '[.entities[].id]' "$T_TMP/demo-keys.json")
+# The demo parties' contracts (the market was loaded beside this test's own parties).
+req GET "/v1/contracts?limit=100" "" "$OPKEY"
+jq --argjson ids "$IDS" '[.items[] | select(.buyer_id as $b | $ids | index($b))]' <"$BODY_FILE" >"$T_TMP/dk.json"
+is "$(jq -c '[.[] | select(.state=="settled") | .origin] | sort' "$T_TMP/dk.json")" '["auction","negotiation","order"]' \
+    "settled contracts: one by order, one by negotiation, one by auction"
+is "$(jq -r '[.[] | select(.plan=="periodic") | "\(.state),\(.periods),\(.price)"] | join(" ")' "$T_TMP/dk.json")" \
+    "active,12,800000" "a year's subscription to the standard tier, running"
+is "$(jq '[.[] | select(.state=="resolved")] | length' "$T_TMP/dk.json")" 1 "one contract resolved by a dispute"
+is "$(jq 'length' "$T_TMP/dk.json")" 5 "and no other contract"
+
+# Each party signed with the key file the load saved: openssl checks the buyer's signature of
+# the fixed-price contract over the document's exact bytes with ICBC's saved public key.
+K_FIXED=$(jq -r '.[] | select(.origin=="order" and .state=="settled") | .id' "$T_TMP/dk.json")
+ICBC_KEY=$(demo icbc api_key)
+is "$(demo icbc signing_key)" "$T_TMP/demo-signing/icbc.key" "the keys file names each party's key file"
+is "$(stat -c %a "$T_TMP/demo-signing/icbc.key")" 600 "which only its owner reads"
+curl -s -o "$T_TMP/kdoc.json" -H "Authorization: Bearer $ICBC_KEY" "$BOURSE_URL/v1/contracts/$K_FIXED/document"
+req GET "/v1/contracts/$K_FIXED" "" "$ICBC_KEY"
+is "$(jbody '.signatures[] | select(.role=="buyer") | .public_key')" "$(cat "$T_TMP/demo-signing/icbc.key.pub")" \
+    "the buyer signed with its saved key"
+jbody '.signatures[] | select(.role=="buyer") | .signature' | base64 -d >"$T_TMP/ksig"
+{ printf '302a300506032b6570032100' | xxd -r -p; base64 -d <"$T_TMP/demo-signing/icbc.key.pub"; } |
+    openssl pkey -pubin -inform DER -out "$T_TMP/icbc.pem" 2>/dev/null
+openssl pkeyutl -verify -pubin -inkey "$T_TMP/icbc.pem" -rawin -in "$T_TMP/kdoc.json" -sigfile "$T_TMP/ksig" >/dev/null 2>&1
+is $? 0 "openssl verifies that signature over the document"
+{ printf '302e020100300506032b657004220420' | xxd -r -p; base64 -d <"$T_TMP/demo-signing/icbc.key"; } |
+    openssl pkey -inform DER -pubout -outform DER 2>/dev/null | tail -c 32 | base64 >"$T_TMP/icbc.derived"
+is "$(cat "$T_TMP/icbc.derived")" "$(cat "$T_TMP/demo-signing/icbc.key.pub")" "the saved secret key is that public key's"
+
+# The negotiation left open: two offers, the buyer's turn.
+req GET "/v1/negotiations?status=open&limit=100" "" "$OPKEY"
+is "$(jq -r --argjson ids "$IDS" '[.items[] | select(.buyer_id as $b | $ids | index($b)) | "\(.offers),\(.turn == .buyer_id)"] | join(" ")' <"$BODY_FILE")" \
+    "2,true" "one open negotiation, countered, waiting for the buyer"
+
+# The auctions: the public one running with bids, the invited one closed at the second price.
+search "q=$(uri 'Real-time Parking Availability')"
+PARK=$(jbody '.items[] | select(.title=="停车场实时泊位接口 Real-time Parking Availability API") | .id')
+req GET "/v1/listings/$PARK/auction" "" "$(demo navi api_key)"
+is "$(jbody .status),$(jbody .bid_count),$(jbody '.bids | length'),$(jbody .winner_id)" "open,3,2,null" \
+    "the parking API's auction is open with three sealed bids, the bidder seeing its own two"
+AUC=$(jq -r '.[] | select(.origin=="auction") | .origin_id' "$T_TMP/dk.json")
+req GET "/v1/auctions/$AUC" "" "$(demo llm api_key)"
+is "$(jbody .status),$(jbody '.bids | length'),$(jbody .winner_id),$(jbody .price)" "closed,3,$(demo llm id),24500000" \
+    "the speech licence's auction closed: the highest of three bids won at the second price"
+
+# The dispute, found through the log: assigned to the arbitration centre, decided with a split.
+FROM=0
+: >"$T_TMP/events"
+while [ "$FROM" != null ]; do
+    req GET "/v1/events?from=$FROM&limit=1000" "" "$OPKEY"
+    jq -c '.items[]' <"$BODY_FILE" >>"$T_TMP/events"
+    FROM=$(jbody .next_from)
+    [ "$(jbody '.items | length')" = 0 ] && break
+done
+DSP=$(jq -r 'select(.type=="dispute.decided") | .subject' "$T_TMP/events")
+is "$(echo "$DSP" | wc -w)" 1 "one dispute decided"
+req GET "/v1/disputes/$DSP" "" "$OPKEY"
+is "$(jbody .status),$(jbody .decision),$(jbody .provider_amount),$(jbody .arbitrator_id)" \
+    "decided,split,7200000,$(demo arbitration id)" "split by the arbitration centre: 60 % to the provider"
+
+# Money, exactly: each settlement under the fee schedule the contract records.
+FEE_ID=$(jq -r '.[0].fee_schedule_id' "$T_TMP/dk.json")
+req GET "/v1/fee-schedules/$FEE_ID" "" "$OPKEY"
+RATE=$(jbody .rate_bp) MIN=$(jbody .minimum)
+fee() { local f=$(($1 * RATE / 10000)); [ "$f" -lt "$MIN" ] && f=$MIN; echo "$f"; }
+avail() {
+    req GET "/v1/entities/$(demo "$1" id)/accounts" "" "$OPKEY"
+    jbody '[.items[] | select(.kind=="available" and .currency=="CNY") | .available][0] // 0'
+}
+is "$RATE,$(jq '[.[].fee_schedule_id] | unique | length' "$T_TMP/dk.json")" 250,1 "every contract records the standard schedule"
+is "$(avail icbc)" $((30000000 - 18000000)) "ICBC paid the fixed price from its deposit"
+is "$(avail nbcb)" $((25000000 - 17500000)) "Bank of Ningbo the negotiated price"
+is "$(avail sgcc)" $((18000000 - $(fee 18000000) + 17500000 - $(fee 17500000))) "State Grid got both less the fees"
+is "$(avail llm)" $((50000000 - 24500000)) "Xingyu paid the auction's second price"
+# The speech corpus is built on personal data: 10 % of the price goes to its data subjects' pool.
+is "$(avail speech)" $((24500000 - $(fee 24500000) - 2450000)) "the speech provider got it less the fee and the pool's share"
+is "$(avail navi)" $((20000000 - 7200000)) "Tutu Navigation got back what the arbitrator did not award"
+is "$(avail ssx)" $((7200000 - $(fee 7200000))) "Suishenxing the award less the fee"
+is "$(avail dxm)" $((10000000 - 800000)) "Duxiaoman has one month held"
+
+stop_server
+if [ "${BOURSE_TEST_PG:-0}" = 1 ]; then
+    "$B" ledger check --db "$BOURSE_DB" >"$T_TMP/check.out" 2>&1
+else
+    "$B" ledger check --data "$T_DATA" >"$T_TMP/check.out" 2>&1
+fi
+is $? 0 "bourse ledger check passes after the demo load"
 
 done_testing

@@ -1223,6 +1223,30 @@ static void test_clearing__history_and_statement(void **state)
     mem_free(acc);
     assert_int_equal(clearing_accounts(&f->c, &f->op, "ent_aaaaaaaaaaaaaaaaaaaa", &acc, &n, NULL),
                      ERR_NOT_FOUND);
+    /* The exchange's own accounts: the privileged read them, an entity does not; with every
+     * entity's accounts they sum to zero. */
+    assert_int_equal(clearing_accounts(&f->c, &self, CLEARING_EXCHANGE, &acc, &n, NULL),
+                     ERR_NOT_FOUND);
+    assert_null(acc);
+    assert_int_equal(clearing_accounts(&f->c, &regulator, CLEARING_EXCHANGE, &acc, &n, NULL),
+                     ERR_OK);
+    mem_free(acc);
+    const char *owners[] = {CLEARING_EXCHANGE, f->buyer, f->provider, f->other};
+    int64_t cny_sum = 0;
+    size_t exchange_accounts = 0;
+    for (size_t o = 0; o < ARRAY_LEN(owners); o++) {
+        assert_int_equal(clearing_accounts(&f->c, &f->op, owners[o], &acc, &n, NULL), ERR_OK);
+        for (size_t i = 0; i < n; i++) {
+            assert_string_equal(acc[i].owner, owners[o]);
+            if (strcmp(acc[i].currency, "CNY") == 0) {
+                cny_sum += acc[i].credits_posted - acc[i].debits_posted;
+            }
+        }
+        exchange_accounts += o == 0 ? n : 0;
+        mem_free(acc);
+    }
+    assert_int_equal(exchange_accounts, 2); /* CNY and USD cash (no fee was charged) */
+    assert_int_equal(cny_sum, 0);
     assert_int_equal(clearing_transfer_get(&f->c, &stranger, p.id, &t, NULL), ERR_NOT_FOUND);
     assert_int_equal(clearing_transfer_get(&f->c, &self, p.id, &t, NULL), ERR_OK);
     struct clearing_actor prov = {f->provider, CLEARING_ROLE_ENTITY};

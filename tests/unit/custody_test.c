@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -405,6 +406,179 @@ static void test_custody__content_addressing_dedups(void **state)
     free(back);
     free(data);
 }
+
+/* ---- the object file formats, checked against independent code ---- */
+
+#define R DELIVERY_RECORD_BYTES
+#define OBJ_LEN (5 * R + 17) /* two read batches' worth, and a short last record */
+
+static void le64_write(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (unsigned char)(v >> (8 * i));
+    }
+}
+
+static size_t record_len(uint64_t i, size_t size)
+{
+    return size - i * R < (size_t)R ? size - i * R : (size_t)R;
+}
+
+/* The object key of o, unwrapped as the server does. */
+static void object_key(struct fixture *f, const struct store_object *o, unsigned char key[32])
+{
+    assert_int_equal(delivery__key_unwrap(&f->d, o->id, o->wrapped_key, key, NULL), ERR_OK);
+}
+
+/* The 41 bytes of a record's associated data. */
+static void record_ad(const unsigned char *header, int last, unsigned char ad[41])
+{
+    memcpy(ad, header, 40);
+    ad[40] = (unsigned char)last;
+}
+
+/* Reads the whole object and a stride of ranges through one open file; all must be data. */
+static void object_reads_as(struct fixture *f, const struct store_object *o,
+                            const unsigned char *data)
+{
+    unsigned char *back = malloc(OBJ_LEN);
+    read_all(f, o, back);
+    assert_memory_equal(back, data, OBJ_LEN);
+    struct delivery_object_file *file = NULL;
+    assert_int_equal(delivery_object_open(&f->d, o, &file, NULL), ERR_OK);
+    for (size_t off = 0; off < OBJ_LEN; off += 40961) {
+        size_t len = OBJ_LEN - off < 3 * R ? OBJ_LEN - off : 3 * R;
+        assert_int_equal(delivery_object_read(file, (int64_t)off, back, len, NULL), ERR_OK);
+        assert_memory_equal(back, data + off, len);
+    }
+    delivery_object_close(file);
+    free(back);
+}
+
+/* Format 2 as delivery.h's byte table says: AES-256-GCM under BLAKE2b(object key,
+ * "bourse object records v2" || prefix), decrypted here with OpenSSL's one-shot calls. */
+static void test_custody__format_2_matches_byte_table(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char *data = random_bytes(OBJ_LEN, 21);
+    struct store_object o;
+    upload_all(f, data, OBJ_LEN, DELIVERY_CHUNK_BYTES_MIN, &o);
+    char path[DELIVERY_PATH_MAX];
+    assert_int_equal(delivery__object_path(&f->d, o.blob, path, NULL), ERR_OK);
+    char *file = NULL;
+    size_t file_len = 0;
+    assert_int_equal(file_read(path, 1 << 20, &file, &file_len, NULL), ERR_OK);
+    const unsigned char *h = (const unsigned char *)file;
+    assert_memory_equal(h, "BRSOBJ2\0", 8);
+    assert_int_equal(file_len, 40 + OBJ_LEN + 6 * 16);
+    unsigned char key[32], rkey[32], msg[24 + 16];
+    object_key(f, &o, key);
+    memcpy(msg, "bourse object records v2", 24);
+    memcpy(msg + 24, h + 24, 16);
+    crypto_generichash(rkey, 32, msg, sizeof(msg), key, 32);
+    unsigned char *plain = malloc(R);
+    const unsigned char *rec = h + 40;
+    for (uint64_t i = 0; i < 6; i++) {
+        size_t len = record_len(i, OBJ_LEN);
+        unsigned char nonce[12] = {0}, ad[41];
+        le64_write(nonce + 4, i);
+        record_ad(h, i == 5, ad);
+        EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+        int n = 0;
+        assert_int_equal(EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, rkey, nonce), 1);
+        assert_int_equal(EVP_DecryptUpdate(c, NULL, &n, ad, 41), 1);
+        assert_int_equal(EVP_DecryptUpdate(c, plain, &n, rec, (int)len), 1);
+        assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, 16, (void *)(rec + len)), 1);
+        assert_int_equal(EVP_DecryptFinal_ex(c, plain + n, &n), 1);
+        EVP_CIPHER_CTX_free(c);
+        assert_memory_equal(plain, data + i * R, len);
+        rec += len + 16;
+    }
+    free(plain);
+    mem_free(file);
+    free(data);
+}
+
+/* Writes o's file in format 1 with libsodium's XChaCha20-Poly1305, as files were first
+ * written, under the object's own key. */
+static void write_format_1(struct fixture *f, const struct store_object *o,
+                           const unsigned char *data, size_t size)
+{
+    unsigned char key[32];
+    object_key(f, o, key);
+    size_t count = (size + R - 1) / R;
+    size_t file_len = 40 + size + count * 16;
+    unsigned char *file = calloc(1, file_len);
+    memcpy(file, "BRSOBJ1\0", 8);
+    le64_write(file + 8, R); /* 4 bytes of R, then 4 zero bytes */
+    le64_write(file + 16, size);
+    randombytes_buf(file + 24, 16);
+    unsigned char *rec = file + 40;
+    for (uint64_t i = 0; i < count; i++) {
+        size_t len = record_len(i, size);
+        unsigned char nonce[24], ad[41];
+        memcpy(nonce, file + 24, 16);
+        le64_write(nonce + 16, i);
+        record_ad(file, i + 1 == count, ad);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(rec, NULL, data + i * R, len, ad, 41, NULL,
+                                                   nonce, key);
+        rec += len + 16;
+    }
+    char path[DELIVERY_PATH_MAX];
+    assert_int_equal(delivery__object_path(&f->d, o->blob, path, NULL), ERR_OK);
+    assert_int_equal(file_write_atomic(path, file, file_len, 0600, 0, NULL), ERR_OK);
+    free(file);
+}
+
+/* Files of format 1 (written by libsodium before format 2) read as they did, and a tampered
+ * record fails without any plaintext of its read batch reaching the caller. */
+static void test_custody__format_1_still_read(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char *data = random_bytes(OBJ_LEN, 22);
+    struct store_object o;
+    upload_all(f, data, OBJ_LEN, DELIVERY_CHUNK_BYTES_MIN, &o);
+    write_format_1(f, &o, data, OBJ_LEN);
+    object_reads_as(f, &o, data);
+    /* Flip a byte in record 1's ciphertext: the read fails and the caller's buffer holds no
+     * plaintext of any record (record 0 decrypted in the same batch included). */
+    char path[DELIVERY_PATH_MAX];
+    assert_int_equal(delivery__object_path(&f->d, o.blob, path, NULL), ERR_OK);
+    char *file = NULL;
+    size_t file_len = 0;
+    assert_int_equal(file_read(path, 1 << 20, &file, &file_len, NULL), ERR_OK);
+    file[40 + R + 16 + 5] ^= 1;
+    assert_int_equal(file_write_atomic(path, file, file_len, 0600, 0, NULL), ERR_OK);
+    unsigned char *back = malloc(OBJ_LEN);
+    memset(back, 0xAA, OBJ_LEN);
+    struct delivery_object_file *of = NULL;
+    struct errbuf err;
+    errbuf_init(&err);
+    expect(delivery_object_open(&f->d, &o, &of, &err), ERR_OK, &err, NULL);
+    expect(delivery_object_read(of, 0, back, OBJ_LEN, &err), ERR_CORRUPT, &err, NULL);
+    for (uint64_t i = 0; i < 6; i++) {
+        assert_int_not_equal(memcmp(back + i * R, data + i * R, record_len(i, OBJ_LEN)), 0);
+    }
+    /* Reads that avoid the bad record still work. */
+    expect(delivery_object_read(of, 2 * R, back, 3 * R, &err), ERR_OK, &err, NULL);
+    assert_memory_equal(back, data + 2 * R, 3 * R);
+    delivery_object_close(of);
+    /* Uploading the same bytes again keeps the file (content addressing): still format 1. */
+    file[40 + R + 16 + 5] ^= 1;
+    assert_int_equal(file_write_atomic(path, file, file_len, 0600, 0, NULL), ERR_OK);
+    struct store_object again;
+    upload_all(f, data, OBJ_LEN, DELIVERY_CHUNK_BYTES_MIN, &again);
+    assert_string_equal(again.blob, o.blob);
+    object_reads_as(f, &again, data);
+    mem_free(file);
+    assert_int_equal(file_read(path, 1 << 20, &file, &file_len, NULL), ERR_OK);
+    assert_memory_equal(file, "BRSOBJ1\0", 8);
+    mem_free(file);
+    free(back);
+    free(data);
+}
+
+#undef R
 
 /* ---- ranges ---- */
 
@@ -880,6 +1054,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_custody__wrong_master_key_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_custody__tamper_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_custody__content_addressing_dedups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_custody__format_2_matches_byte_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_custody__format_1_still_read, setup, teardown),
         cmocka_unit_test(test_custody__range_arithmetic),
         cmocka_unit_test(test_custody__format_detection),
         cmocka_unit_test_setup_teardown(test_custody__upload_refusals, setup, teardown),

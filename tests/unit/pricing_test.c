@@ -277,6 +277,109 @@ static void test_pricing__headline_of_each_model(void **state)
     assert_int_equal(pricing_model_parse("barter", &m), ERR_INVALID);
 }
 
+/* The worked example of docs/pricing.md, "Price index": four months, the second empty. */
+static void test_pricing__index_worked_example(void **state)
+{
+    (void)state;
+    int64_t values[] = {400000, 200000,  300000,         /* January */
+                        310000, 5000000, 330000, 320000, /* March */
+                        360000, 300000,  350000};        /* April */
+    const int64_t counts[] = {3, 0, 4, 3};
+    struct pricing_index_period p[4];
+    struct errbuf err;
+    errbuf_init(&err);
+    assert_int_equal(pricing_index(values, counts, 4, p, &err), ERR_OK);
+    assert_int_equal(p[0].count, 3);
+    assert_int_equal(p[0].sum, 900000);
+    assert_int_equal(p[0].median, 300000);
+    assert_int_equal(p[0].index_bp, 10000); /* the base */
+    assert_int_equal(p[1].count, 0);        /* no trades: no index, the chain passes over */
+    assert_int_equal(p[1].sum, 0);
+    assert_int_equal(p[1].index_bp, 0);
+    assert_int_equal(p[2].count, 4);
+    assert_int_equal(p[2].sum, 5960000);
+    assert_int_equal(p[2].median, 325000);  /* (320000 + 330000) / 2 */
+    assert_int_equal(p[2].index_bp, 10833); /* round(10000 * 325000 / 300000 = 10833.33) */
+    assert_int_equal(p[3].median, 350000);
+    assert_int_equal(p[3].sum, 1010000);
+    assert_int_equal(p[3].index_bp, 11666); /* round(10833 * 350000 / 325000 = 11666.31) */
+    /* Chaining carries each link's rounding: the direct ratio would be 11667. */
+    int64_t direct = 0;
+    assert_int_equal(pricing_mul_div(10000, 350000, 300000, &direct), ERR_OK);
+    assert_int_equal(direct, 11667);
+    /* Each period's run was sorted in place. */
+    assert_int_equal(values[0], 200000);
+    assert_int_equal(values[6], 5000000);
+}
+
+/* One wild trade moves a period's median by at most one rank, never by its size. */
+static void test_pricing__index_is_robust_to_outliers(void **state)
+{
+    (void)state;
+    const int64_t counts[] = {3, 4};
+    struct pricing_index_period p[2];
+    struct errbuf err;
+    errbuf_init(&err);
+    int64_t tame[] = {200000, 300000, 400000, 310000, 320000, 330000, 340000};
+    assert_int_equal(pricing_index(tame, counts, 2, p, &err), ERR_OK);
+    assert_int_equal(p[1].index_bp, 10833); /* median 325000 */
+    int64_t wild[] = {200000, 300000, 400000, 310000, 320000, 330000, PRICING_AMOUNT_MAX};
+    assert_int_equal(pricing_index(wild, counts, 2, p, &err), ERR_OK);
+    assert_int_equal(p[1].median, 325000); /* the outlier replaced the top value only */
+    assert_int_equal(p[1].index_bp, 10833);
+    assert_true(p[1].sum > PRICING_AMOUNT_MAX); /* the volume does count it */
+    int64_t low[] = {200000, 300000, 400000, 1, 320000, 330000, 340000};
+    assert_int_equal(pricing_index(low, counts, 2, p, &err), ERR_OK);
+    assert_int_equal(p[1].median, 325000); /* 1, 320000, 330000, 340000 */
+    /* A base period of one trade: its value is the base, whatever it is. */
+    int64_t one[] = {7, 14};
+    const int64_t ones[] = {1, 1};
+    assert_int_equal(pricing_index(one, ones, 2, p, &err), ERR_OK);
+    assert_int_equal(p[0].index_bp, 10000);
+    assert_int_equal(p[1].index_bp, 20000);
+}
+
+static void test_pricing__index_refuses_bad_input_and_overflow(void **state)
+{
+    (void)state;
+    struct pricing_index_period p[2];
+    struct errbuf err;
+    errbuf_init(&err);
+    const int64_t counts[] = {1, 1};
+    int64_t zero[] = {100, 0};
+    assert_int_equal(pricing_index(zero, counts, 2, p, &err), ERR_INVALID);
+    assert_int_equal(p[0].count, 0); /* out is zeroed on error */
+    int64_t big[] = {100, PRICING_AMOUNT_MAX + 1};
+    assert_int_equal(pricing_index(big, counts, 2, p, &err), ERR_INVALID);
+    const int64_t negative[] = {-1, 1};
+    int64_t two[] = {100, 200};
+    assert_int_equal(pricing_index(two, negative, 2, p, &err), ERR_INVALID);
+    assert_int_equal(pricing_index(two, counts, 0, p, &err), ERR_LIMIT);
+    assert_int_equal(pricing_index(two, counts, PRICING_INDEX_PERIODS_MAX + 1, p, &err), ERR_LIMIT);
+    assert_string_equal(err.field, "periods");
+    const int64_t too_many[] = {PRICING_INDEX_TRADES_MAX, 1};
+    assert_int_equal(pricing_index(two, too_many, 2, p, &err), ERR_LIMIT);
+    /* The index may reach PRICING_INDEX_BP_MAX, 10^8 times the base, and no further. */
+    int64_t edge[] = {1, 100000000};
+    assert_int_equal(pricing_index(edge, counts, 2, p, &err), ERR_OK);
+    assert_int_equal(p[1].index_bp, PRICING_INDEX_BP_MAX);
+    int64_t past[] = {1, 100000001};
+    assert_int_equal(pricing_index(past, counts, 2, p, &err), ERR_LIMIT);
+    assert_int_equal(p[1].index_bp, 0);
+    int64_t far[] = {1, PRICING_AMOUNT_MAX}; /* 10^19 bp: past INT64_MAX in the link itself */
+    assert_int_equal(pricing_index(far, counts, 2, p, &err), ERR_LIMIT);
+    /* A period's total past INT64_MAX: 9300 trades of 10^15. */
+    static int64_t heavy[9300];
+    for (size_t i = 0; i < ARRAY_LEN(heavy); i++) {
+        heavy[i] = PRICING_AMOUNT_MAX;
+    }
+    const int64_t heavy_count[] = {9300};
+    assert_int_equal(pricing_index(heavy, heavy_count, 1, p, &err), ERR_LIMIT);
+    const int64_t fewer[] = {9000};
+    assert_int_equal(pricing_index(heavy, fewer, 1, p, &err), ERR_OK);
+    assert_int_equal(p[0].sum, 9000 * PRICING_AMOUNT_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +393,9 @@ int main(void)
         cmocka_unit_test(test_pricing__market_method_trims_outliers),
         cmocka_unit_test(test_pricing__corridor_and_flag),
         cmocka_unit_test(test_pricing__headline_of_each_model),
+        cmocka_unit_test(test_pricing__index_worked_example),
+        cmocka_unit_test(test_pricing__index_is_robust_to_outliers),
+        cmocka_unit_test(test_pricing__index_refuses_bad_input_and_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

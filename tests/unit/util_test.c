@@ -32,6 +32,25 @@ static void test_util__rfc3339_round_trip(void **state)
     assert_string_equal(t, "2000-02-29T00:00:00.000Z");
 }
 
+/* Calendar months for the price index: consecutive integers, starting at 00:00 UTC on the 1st. */
+static void test_util__calendar_months(void **state)
+{
+    (void)state;
+    int64_t leap_day = 951782400000 + 43200000; /* 2000-02-29T12:00Z */
+    assert_int_equal(clock_month_of(leap_day), 2000 * 12 + 1);
+    char t[CLOCK_RFC3339_LEN];
+    clock_format_rfc3339(clock_month_start(2000 * 12 + 1), t);
+    assert_string_equal(t, "2000-02-01T00:00:00.000Z");
+    clock_format_rfc3339(clock_month_start(2000 * 12 + 2), t);
+    assert_string_equal(t, "2000-03-01T00:00:00.000Z");
+    clock_format_rfc3339(clock_month_start(2025 * 12 + 12), t); /* December + 1: January */
+    assert_string_equal(t, "2026-01-01T00:00:00.000Z");
+    int64_t jan1 = clock_month_start(2026 * 12);
+    assert_int_equal(clock_month_of(jan1), 2026 * 12);
+    assert_int_equal(clock_month_of(jan1 - 1), 2025 * 12 + 11); /* the last ms of 2025 */
+    assert_int_equal(clock_month_of(0), 1970 * 12);
+}
+
 static void test_util__rfc3339_rejects(void **state)
 {
     (void)state;
@@ -150,6 +169,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_util__rfc3339_round_trip),
         cmocka_unit_test(test_util__rfc3339_rejects),
+        cmocka_unit_test(test_util__calendar_months),
         cmocka_unit_test(test_util__buf_limit_leaves_buffer_unchanged),
         cmocka_unit_test(test_util__buf_nomem),
         cmocka_unit_test(test_util__ids),
