@@ -60,44 +60,6 @@ static enum err dup_col(char **dst, const struct store_value *v, struct errbuf *
     return *dst != NULL ? ERR_OK : err_set(err, ERR_NOMEM, "", "out of memory");
 }
 
-/* Rows into a growing array of fixed-size items, at most max. */
-typedef enum err row_parse_fn(void *item, const struct store_value *v, size_t n,
-                              struct errbuf *err);
-
-struct rows {
-    char *items;
-    size_t count;
-    size_t cap;
-    size_t size;
-    size_t max;
-    row_parse_fn *parse;
-};
-
-static enum err rows_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err)
-{
-    struct rows *r = ctx;
-    if (r->count == r->max) {
-        return ERR_OK;
-    }
-    if (r->count == r->cap) {
-        size_t cap = r->cap == 0 ? 8 : r->cap * 2;
-        cap = cap > r->max ? r->max : cap;
-        void *p = mem_realloc(r->items, cap * r->size);
-        if (p == NULL) {
-            return err_set(err, ERR_NOMEM, "", "out of memory");
-        }
-        r->items = p;
-        r->cap = cap;
-    }
-    void *item = r->items + r->count * r->size;
-    memset(item, 0, r->size);
-    enum err rc = r->parse(item, v, n, err);
-    if (rc == ERR_OK) {
-        r->count++;
-    }
-    return rc;
-}
-
 /* ---- pricing inputs ---- */
 
 #define INPUTS_COLS                                                                                \
@@ -568,7 +530,7 @@ enum err store_demand_list(struct store *s, const struct store_demand_filter *f,
         store_int(f->cursor != NULL),
         store_int((int64_t)f->limit + 1),
     };
-    struct rows r = {NULL, 0, 0, sizeof(struct store_demand), f->limit + 1, demand_parse};
+    struct store__rows r = {NULL, 0, 0, sizeof(struct store_demand), f->limit + 1, 8, demand_parse};
     enum err rc = store_query(s,
                               "SELECT " DEMAND_COLS " FROM demands"
                               " WHERE (CAST($1 AS TEXT) IS NULL OR buyer_id = $1)"
@@ -577,7 +539,7 @@ enum err store_demand_list(struct store *s, const struct store_demand_filter *f,
                               " AND (CAST($4 AS TEXT) IS NULL OR status = $4)"
                               " AND ($7 = 0 OR created_ms < $5 OR (created_ms = $5 AND id < $6))"
                               " ORDER BY created_ms DESC, id DESC LIMIT $8",
-                              v, ARRAY_LEN(v), rows_cb, &r, NULL, err);
+                              v, ARRAY_LEN(v), store__rows_cb, &r, NULL, err);
     if (rc != ERR_OK) {
         mem_free(r.items);
         return rc;
@@ -599,12 +561,12 @@ enum err store_demand_open_for(struct store *s, const char *category, const char
 {
     struct store_value v[] = {store_text(category), store_text(kind), store_int(now_ms),
                               store_int((int64_t)max)};
-    struct rows r = {NULL, 0, 0, sizeof(struct store_demand), max, demand_parse};
+    struct store__rows r = {NULL, 0, 0, sizeof(struct store_demand), max, 8, demand_parse};
     enum err rc = store_query(s,
                               "SELECT " DEMAND_COLS " FROM demands WHERE category = $1"
                               " AND status = 'open' AND (kind = '' OR kind = $2)"
                               " AND deadline_ms > $3 ORDER BY created_ms DESC, id DESC LIMIT $4",
-                              v, ARRAY_LEN(v), rows_cb, &r, NULL, err);
+                              v, ARRAY_LEN(v), store__rows_cb, &r, NULL, err);
     if (rc != ERR_OK) {
         mem_free(r.items);
         return rc;
@@ -671,12 +633,12 @@ enum err store_demand_match_list(struct store *s, const char *demand_id, size_t 
                                  struct store_demand_match **out, size_t *count, struct errbuf *err)
 {
     struct store_value v[] = {store_text(demand_id), store_int((int64_t)max)};
-    struct rows r = {NULL, 0, 0, sizeof(struct store_demand_match), max, match_parse};
+    struct store__rows r = {NULL, 0, 0, sizeof(struct store_demand_match), max, 8, match_parse};
     enum err rc = store_query(s,
                               "SELECT demand_id, listing_id, score, created_ms, log_index"
                               " FROM demand_matches WHERE demand_id = $1"
                               " ORDER BY score DESC, listing_id LIMIT $2",
-                              v, 2, rows_cb, &r, NULL, err);
+                              v, 2, store__rows_cb, &r, NULL, err);
     if (rc != ERR_OK) {
         mem_free(r.items);
         return rc;
@@ -787,13 +749,14 @@ enum err store_notification_list(struct store *s, const struct store_notificatio
                               store_int(f->read_only),         store_int(before_ms),
                               store_text(before_id),           store_int(f->cursor != NULL),
                               store_int((int64_t)f->limit + 1)};
-    struct rows r = {NULL, 0, 0, sizeof(struct store_notification), f->limit + 1, note_parse};
+    struct store__rows r = {NULL,         0, 0,         sizeof(struct store_notification),
+                            f->limit + 1, 8, note_parse};
     enum err rc = store_query(s,
                               "SELECT " NOTE_COLS " FROM notifications WHERE recipient_id = $1"
                               " AND ($2 = 0 OR read_ms = 0) AND ($3 = 0 OR read_ms <> 0)"
                               " AND ($6 = 0 OR created_ms < $4 OR (created_ms = $4 AND id < $5))"
                               " ORDER BY created_ms DESC, id DESC LIMIT $7",
-                              v, ARRAY_LEN(v), rows_cb, &r, NULL, err);
+                              v, ARRAY_LEN(v), store__rows_cb, &r, NULL, err);
     if (rc == ERR_OK) {
         struct store_value u[] = {store_text(f->recipient_id)};
         rc = store_query(s,

@@ -48,45 +48,6 @@ static enum err cols_copy(const struct text_col *texts, size_t text_count,
     return rc;
 }
 
-typedef enum err row_parse_fn(void *item, const struct store_value *v, size_t n,
-                              struct errbuf *err);
-
-/* Rows into caller-provided or growing storage of fixed-size items, at most max. */
-struct rows {
-    char *items;
-    size_t count;
-    size_t cap;
-    size_t size;
-    size_t max;
-    int fixed; /* items is the caller's, with room for max */
-    row_parse_fn *parse;
-};
-
-static enum err rows_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err)
-{
-    struct rows *r = ctx;
-    if (r->count == r->max) {
-        return ERR_OK;
-    }
-    if (!r->fixed && r->count == r->cap) {
-        size_t cap = r->cap == 0 ? 4 : r->cap * 2;
-        cap = cap > r->max ? r->max : cap;
-        void *p = mem_realloc(r->items, cap * r->size);
-        if (p == NULL) {
-            return err_set(err, ERR_NOMEM, "", "out of memory");
-        }
-        r->items = p;
-        r->cap = cap;
-    }
-    void *item = r->items + r->count * r->size;
-    memset(item, 0, r->size);
-    enum err rc = r->parse(item, v, n, err);
-    if (rc == ERR_OK) {
-        r->count++;
-    }
-    return rc;
-}
-
 /* Runs an UPDATE that must change exactly one row; ERR_NOT_FOUND naming what otherwise. */
 static enum err update_one(struct store *s, const char *sql, const struct store_value *v,
                            size_t count, const char *what, const char *id, struct errbuf *err)
@@ -220,9 +181,9 @@ enum err store_contract_get(struct store *s, const char *id, struct store_contra
 {
     ASSERT(id != out->id); /* the row overwrites its own key */
     struct store_value v[] = {store_text(id)};
-    struct rows r = {(char *)out, 0, 1, sizeof(*out), 1, 1, contract_parse};
+    struct store__rows r = {(char *)out, 0, 1, sizeof(*out), 1, 4, contract_parse};
     enum err rc = store_query(s, "SELECT " CONTRACT_COLS " FROM contracts WHERE id = $1", v, 1,
-                              rows_cb, &r, NULL, err);
+                              store__rows_cb, &r, NULL, err);
     if (rc == ERR_OK && r.count == 0) {
         return err_set(err, ERR_NOT_FOUND, "id", "no contract '%s'", id);
     }
@@ -260,7 +221,8 @@ enum err store_contract_list(struct store *s, const struct store_contract_filter
         store_int(f->cursor != NULL),
         store_int((int64_t)f->limit + 1),
     };
-    struct rows r = {NULL, 0, 0, sizeof(struct store_contract), f->limit + 1, 0, contract_parse};
+    struct store__rows r = {NULL,          0, 0, sizeof(struct store_contract), f->limit + 1, 4,
+                            contract_parse};
     enum err rc =
         store_query(s,
                     "SELECT " CONTRACT_COLS " FROM contracts"
@@ -268,7 +230,7 @@ enum err store_contract_list(struct store *s, const struct store_contract_filter
                     " AND (CAST($2 AS TEXT) IS NULL OR state = $2)"
                     " AND ($5 = 0 OR created_ms < $3 OR (created_ms = $3 AND id < $4))"
                     " ORDER BY created_ms DESC, id DESC LIMIT $6",
-                    v, ARRAY_LEN(v), rows_cb, &r, NULL, err);
+                    v, ARRAY_LEN(v), store__rows_cb, &r, NULL, err);
     if (rc != ERR_OK) {
         mem_free(r.items);
         return rc;
@@ -364,12 +326,12 @@ enum err store_contract_signature_list(struct store *s, const char *contract_id,
                                        struct errbuf *err)
 {
     struct store_value v[] = {store_text(contract_id)};
-    struct rows r = {(char *)out, 0, 2, sizeof(out[0]), 2, 1, signature_parse};
+    struct store__rows r = {(char *)out, 0, 2, sizeof(out[0]), 2, 4, signature_parse};
     /* "buyer" sorts before "provider". */
     enum err rc = store_query(s,
                               "SELECT " SIGNATURE_COLS " FROM contract_signatures"
                               " WHERE contract_id = $1 ORDER BY role",
-                              v, 1, rows_cb, &r, NULL, err);
+                              v, 1, store__rows_cb, &r, NULL, err);
     *count = r.count;
     return rc;
 }
@@ -427,11 +389,11 @@ enum err store_contract_period_get(struct store *s, const char *contract_id, int
                                    struct store_contract_period *out, struct errbuf *err)
 {
     struct store_value v[] = {store_text(contract_id), store_int(period)};
-    struct rows r = {(char *)out, 0, 1, sizeof(*out), 1, 1, period_parse};
+    struct store__rows r = {(char *)out, 0, 1, sizeof(*out), 1, 4, period_parse};
     enum err rc = store_query(s,
                               "SELECT " PERIOD_COLS " FROM contract_periods"
                               " WHERE contract_id = $1 AND period = $2",
-                              v, ARRAY_LEN(v), rows_cb, &r, NULL, err);
+                              v, ARRAY_LEN(v), store__rows_cb, &r, NULL, err);
     if (rc == ERR_OK && r.count == 0) {
         return err_set(err, ERR_NOT_FOUND, "period", "no period %" PRId64 " of '%s'", period,
                        contract_id);
@@ -444,11 +406,11 @@ enum err store_contract_period_list(struct store *s, const char *contract_id, si
                                     struct errbuf *err)
 {
     struct store_value v[] = {store_text(contract_id), store_int((int64_t)max)};
-    struct rows r = {(char *)out, 0, max, sizeof(*out), max, 1, period_parse};
+    struct store__rows r = {(char *)out, 0, max, sizeof(*out), max, 4, period_parse};
     enum err rc = store_query(s,
                               "SELECT " PERIOD_COLS " FROM contract_periods"
                               " WHERE contract_id = $1 ORDER BY period LIMIT $2",
-                              v, ARRAY_LEN(v), rows_cb, &r, NULL, err);
+                              v, ARRAY_LEN(v), store__rows_cb, &r, NULL, err);
     *count = r.count;
     return rc;
 }
@@ -502,12 +464,12 @@ enum err store_delivery_latest(struct store *s, const char *contract_id, int64_t
                                struct store_delivery *out, struct errbuf *err)
 {
     struct store_value v[] = {store_text(contract_id), store_int(period)};
-    struct rows r = {(char *)out, 0, 1, sizeof(*out), 1, 1, delivery_parse};
+    struct store__rows r = {(char *)out, 0, 1, sizeof(*out), 1, 4, delivery_parse};
     enum err rc = store_query(s,
                               "SELECT " DELIVERY_COLS " FROM deliveries"
                               " WHERE contract_id = $1 AND period = $2"
                               " ORDER BY delivered_ms DESC, id DESC LIMIT 1",
-                              v, ARRAY_LEN(v), rows_cb, &r, NULL, err);
+                              v, ARRAY_LEN(v), store__rows_cb, &r, NULL, err);
     if (rc == ERR_OK && r.count == 0) {
         return err_set(err, ERR_NOT_FOUND, "id", "no delivery on '%s'", contract_id);
     }
@@ -582,9 +544,9 @@ enum err store_dispute_get(struct store *s, const char *id, struct store_dispute
                            struct errbuf *err)
 {
     struct store_value v[] = {store_text(id)};
-    struct rows r = {(char *)out, 0, 1, sizeof(*out), 1, 1, dispute_parse};
+    struct store__rows r = {(char *)out, 0, 1, sizeof(*out), 1, 4, dispute_parse};
     enum err rc = store_query(s, "SELECT " DISPUTE_COLS " FROM disputes WHERE id = $1", v, 1,
-                              rows_cb, &r, NULL, err);
+                              store__rows_cb, &r, NULL, err);
     if (rc == ERR_OK && r.count == 0) {
         return err_set(err, ERR_NOT_FOUND, "id", "no dispute '%s'", id);
     }
@@ -595,11 +557,11 @@ enum err store_dispute_open_for(struct store *s, const char *contract_id, struct
                                 struct errbuf *err)
 {
     struct store_value v[] = {store_text(contract_id)};
-    struct rows r = {(char *)out, 0, 1, sizeof(*out), 1, 1, dispute_parse};
+    struct store__rows r = {(char *)out, 0, 1, sizeof(*out), 1, 4, dispute_parse};
     enum err rc = store_query(s,
                               "SELECT " DISPUTE_COLS " FROM disputes WHERE contract_id = $1"
                               " AND status <> 'decided' ORDER BY opened_ms DESC LIMIT 1",
-                              v, 1, rows_cb, &r, NULL, err);
+                              v, 1, store__rows_cb, &r, NULL, err);
     if (rc == ERR_OK && r.count == 0) {
         return err_set(err, ERR_NOT_FOUND, "id", "no open dispute on '%s'", contract_id);
     }

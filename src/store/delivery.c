@@ -17,86 +17,11 @@
 
 /* ---- helpers ---- */
 
-/* One column of a row: a text into a fixed buffer, or an integer. */
-struct col {
-    char *text;
-    size_t cap;
-    int64_t *i;
-};
-
-static enum err cols_read(const struct col *cols, size_t count, const struct store_value *v,
-                          size_t n, const char *what, struct errbuf *err)
-{
-    if (n != count) {
-        return err_set(err, ERR_CORRUPT, "", "%s row has %zu columns", what, n);
-    }
-    for (size_t k = 0; k < count; k++) {
-        if (cols[k].text != NULL) {
-            enum err rc = store__copy_text(cols[k].text, cols[k].cap, &v[k], err);
-            if (rc != ERR_OK) {
-                return rc;
-            }
-        } else if (v[k].type != STORE_INT) {
-            return err_set(err, ERR_CORRUPT, "", "%s column %zu is not an integer", what, k);
-        } else {
-            *cols[k].i = v[k].i;
-        }
-    }
-    return ERR_OK;
-}
-
-#define TEXT_COL(field)                                                                            \
-    {                                                                                              \
-        (field), sizeof(field), NULL                                                               \
-    }
-#define INT_COL(field)                                                                             \
-    {                                                                                              \
-        NULL, 0, &(field)                                                                          \
-    }
-
-/* Rows of fixed-size records into a growing array of at most max. */
-typedef enum err row_parse_fn(void *item, const struct store_value *v, size_t n,
-                              struct errbuf *err);
-
-struct rows {
-    char *items;
-    size_t count;
-    size_t cap;
-    size_t size;
-    size_t max;
-    row_parse_fn *parse;
-};
-
-static enum err rows_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err)
-{
-    struct rows *r = ctx;
-    if (r->count == r->max) {
-        return ERR_OK;
-    }
-    if (r->count == r->cap) {
-        size_t cap = r->cap == 0 ? 16 : r->cap * 2;
-        cap = cap > r->max ? r->max : cap;
-        void *p = mem_realloc(r->items, cap * r->size);
-        if (p == NULL) {
-            return err_set(err, ERR_NOMEM, "", "out of memory");
-        }
-        r->items = p;
-        r->cap = cap;
-    }
-    void *item = r->items + r->count * r->size;
-    memset(item, 0, r->size);
-    enum err rc = r->parse(item, v, n, err);
-    if (rc == ERR_OK) {
-        r->count++;
-    }
-    return rc;
-}
-
 static enum err rows_query(struct store *s, const char *sql, const struct store_value *params,
-                           size_t nparams, struct rows *r, void **out, size_t *count,
+                           size_t nparams, struct store__rows *r, void **out, size_t *count,
                            struct errbuf *err)
 {
-    enum err rc = store_query(s, sql, params, nparams, rows_cb, r, NULL, err);
+    enum err rc = store_query(s, sql, params, nparams, store__rows_cb, r, NULL, err);
     if (rc != ERR_OK) {
         mem_free(r->items);
         *out = NULL;
@@ -109,14 +34,15 @@ static enum err rows_query(struct store *s, const char *sql, const struct store_
 }
 
 /* A single-row read: the parser fills out; an id left empty means no row. */
-static enum err one_row(struct store *s, const char *sql, const char *key, row_parse_fn *parse,
-                        void *out, size_t size, const char *what, struct errbuf *err)
+static enum err one_row(struct store *s, const char *sql, const char *key,
+                        store__row_parse_fn *parse, void *out, size_t size, const char *what,
+                        struct errbuf *err)
 {
     /* key may point into out (a record read again by its own id): copy it first. */
     char copy[STORE_HASH_HEX_MAX];
     snprintf(copy, sizeof(copy), "%s", key);
     memset(out, 0, size);
-    struct rows r = {NULL, 0, 0, size, 1, parse};
+    struct store__rows r = {NULL, 0, 0, size, 1, 16, parse};
     void *items = NULL;
     size_t n = 0;
     struct store_value v[] = {store_text(copy)};
@@ -142,15 +68,18 @@ static enum err one_row(struct store *s, const char *sql, const char *key, row_p
 static enum err upload_parse(void *item, const struct store_value *v, size_t n, struct errbuf *err)
 {
     struct store_upload *u = item;
-    const struct col cols[] = {
-        TEXT_COL(u->id),          TEXT_COL(u->product_id),  TEXT_COL(u->revision_id),
-        TEXT_COL(u->provider_id), TEXT_COL(u->name),        INT_COL(u->size),
-        TEXT_COL(u->sha256),      INT_COL(u->chunk_size),   INT_COL(u->chunk_count),
-        TEXT_COL(u->status),      TEXT_COL(u->wrapped_key), TEXT_COL(u->object_id),
-        INT_COL(u->created_ms),   INT_COL(u->updated_ms),   INT_COL(u->log_index),
+    const struct store__col cols[] = {
+        STORE__TEXT_COL(u->id),          STORE__TEXT_COL(u->product_id),
+        STORE__TEXT_COL(u->revision_id), STORE__TEXT_COL(u->provider_id),
+        STORE__TEXT_COL(u->name),        STORE__INT_COL(u->size),
+        STORE__TEXT_COL(u->sha256),      STORE__INT_COL(u->chunk_size),
+        STORE__INT_COL(u->chunk_count),  STORE__TEXT_COL(u->status),
+        STORE__TEXT_COL(u->wrapped_key), STORE__TEXT_COL(u->object_id),
+        STORE__INT_COL(u->created_ms),   STORE__INT_COL(u->updated_ms),
+        STORE__INT_COL(u->log_index),
     };
     _Static_assert(ARRAY_LEN(cols) == UPLOAD_NCOLS, "one parser per column");
-    return cols_read(cols, ARRAY_LEN(cols), v, n, "upload", err);
+    return store__cols_read(cols, ARRAY_LEN(cols), v, n, "upload", err);
 }
 
 enum err store_upload_insert(struct store *s, const struct store_upload *u, struct errbuf *err)
@@ -198,7 +127,7 @@ enum err store_upload_find_open(struct store *s, const char *provider_id, const 
                                 size_t *count, struct errbuf *err)
 {
     ASSERT(max > 0);
-    struct rows r = {NULL, 0, 0, sizeof(struct store_upload), max, upload_parse};
+    struct store__rows r = {NULL, 0, 0, sizeof(struct store_upload), max, 16, upload_parse};
     struct store_value v[] = {store_text(provider_id), store_text(sha256),
                               store_text_or_null(product_id)};
     /* Two statements rather than "$3 IS NULL OR ...": PostgreSQL cannot type a lone NULL. */
@@ -220,10 +149,10 @@ enum err store_upload_find_open(struct store *s, const char *provider_id, const 
 static enum err chunk_parse(void *item, const struct store_value *v, size_t n, struct errbuf *err)
 {
     struct store_upload_chunk *c = item;
-    const struct col cols[] = {INT_COL(c->n), INT_COL(c->size), TEXT_COL(c->sha256),
-                               INT_COL(c->received_ms)};
+    const struct store__col cols[] = {STORE__INT_COL(c->n), STORE__INT_COL(c->size),
+                                      STORE__TEXT_COL(c->sha256), STORE__INT_COL(c->received_ms)};
     _Static_assert(ARRAY_LEN(cols) == CHUNK_NCOLS, "one parser per column");
-    return cols_read(cols, ARRAY_LEN(cols), v, n, "upload chunk", err);
+    return store__cols_read(cols, ARRAY_LEN(cols), v, n, "upload chunk", err);
 }
 
 enum err store_upload_chunk_insert(struct store *s, const char *upload_id,
@@ -243,7 +172,7 @@ enum err store_upload_chunk_get(struct store *s, const char *upload_id, int64_t 
 {
     memset(out, 0, sizeof(*out));
     out->n = -1;
-    struct rows r = {NULL, 0, 0, sizeof(*out), 1, chunk_parse};
+    struct store__rows r = {NULL, 0, 0, sizeof(*out), 1, 16, chunk_parse};
     struct store_upload_chunk *items = NULL;
     size_t count = 0;
     struct store_value v[] = {store_text(upload_id), store_int(n)};
@@ -266,7 +195,7 @@ enum err store_upload_chunk_list(struct store *s, const char *upload_id, size_t 
                                  struct store_upload_chunk **out, size_t *count, struct errbuf *err)
 {
     ASSERT(max > 0);
-    struct rows r = {NULL, 0, 0, sizeof(struct store_upload_chunk), max, chunk_parse};
+    struct store__rows r = {NULL, 0, 0, sizeof(struct store_upload_chunk), max, 16, chunk_parse};
     struct store_value v[] = {store_text(upload_id)};
     return rows_query(s, "SELECT " CHUNK_COLS " FROM upload_chunks WHERE upload_id = $1 ORDER BY n",
                       v, 1, &r, (void **)out, count, err);
@@ -282,15 +211,17 @@ enum err store_upload_chunk_list(struct store *s, const char *upload_id, size_t 
 static enum err object_parse(void *item, const struct store_value *v, size_t n, struct errbuf *err)
 {
     struct store_object *o = item;
-    const struct col cols[] = {
-        TEXT_COL(o->id),          TEXT_COL(o->product_id), TEXT_COL(o->revision_id),
-        TEXT_COL(o->provider_id), TEXT_COL(o->upload_id),  TEXT_COL(o->name),
-        INT_COL(o->size),         TEXT_COL(o->sha256),     TEXT_COL(o->format),
-        INT_COL(o->rows),         TEXT_COL(o->blob),       TEXT_COL(o->wrapped_key),
-        INT_COL(o->created_ms),   INT_COL(o->log_index),
+    const struct store__col cols[] = {
+        STORE__TEXT_COL(o->id),          STORE__TEXT_COL(o->product_id),
+        STORE__TEXT_COL(o->revision_id), STORE__TEXT_COL(o->provider_id),
+        STORE__TEXT_COL(o->upload_id),   STORE__TEXT_COL(o->name),
+        STORE__INT_COL(o->size),         STORE__TEXT_COL(o->sha256),
+        STORE__TEXT_COL(o->format),      STORE__INT_COL(o->rows),
+        STORE__TEXT_COL(o->blob),        STORE__TEXT_COL(o->wrapped_key),
+        STORE__INT_COL(o->created_ms),   STORE__INT_COL(o->log_index),
     };
     _Static_assert(ARRAY_LEN(cols) == OBJECT_NCOLS, "one parser per column");
-    return cols_read(cols, ARRAY_LEN(cols), v, n, "object", err);
+    return store__cols_read(cols, ARRAY_LEN(cols), v, n, "object", err);
 }
 
 enum err store_object_insert(struct store *s, const struct store_object *o, struct errbuf *err)
@@ -345,14 +276,15 @@ enum err store_object_find_blob(struct store *s, const char *blob, struct store_
 static enum err token_parse(void *item, const struct store_value *v, size_t n, struct errbuf *err)
 {
     struct store_download_token *t = item;
-    const struct col cols[] = {
-        TEXT_COL(t->id),          TEXT_COL(t->secret_hash), TEXT_COL(t->contract_id),
-        TEXT_COL(t->revision_id), TEXT_COL(t->object_id),   TEXT_COL(t->buyer_id),
-        INT_COL(t->created_ms),   INT_COL(t->expires_ms),   INT_COL(t->revoked_ms),
-        INT_COL(t->log_index),
+    const struct store__col cols[] = {
+        STORE__TEXT_COL(t->id),          STORE__TEXT_COL(t->secret_hash),
+        STORE__TEXT_COL(t->contract_id), STORE__TEXT_COL(t->revision_id),
+        STORE__TEXT_COL(t->object_id),   STORE__TEXT_COL(t->buyer_id),
+        STORE__INT_COL(t->created_ms),   STORE__INT_COL(t->expires_ms),
+        STORE__INT_COL(t->revoked_ms),   STORE__INT_COL(t->log_index),
     };
     _Static_assert(ARRAY_LEN(cols) == TOKEN_NCOLS, "one parser per column");
-    return cols_read(cols, ARRAY_LEN(cols), v, n, "download token", err);
+    return store__cols_read(cols, ARRAY_LEN(cols), v, n, "download token", err);
 }
 
 enum err store_download_token_insert(struct store *s, const struct store_download_token *t,

@@ -20,84 +20,11 @@
 
 /* ---- helpers (as in delivery.c) ---- */
 
-struct col {
-    char *text;
-    size_t cap;
-    int64_t *i;
-};
-
-static enum err cols_read(const struct col *cols, size_t count, const struct store_value *v,
-                          size_t n, const char *what, struct errbuf *err)
-{
-    if (n != count) {
-        return err_set(err, ERR_CORRUPT, "", "%s row has %zu columns", what, n);
-    }
-    for (size_t k = 0; k < count; k++) {
-        if (cols[k].text != NULL) {
-            enum err rc = store__copy_text(cols[k].text, cols[k].cap, &v[k], err);
-            if (rc != ERR_OK) {
-                return rc;
-            }
-        } else if (v[k].type != STORE_INT) {
-            return err_set(err, ERR_CORRUPT, "", "%s column %zu is not an integer", what, k);
-        } else {
-            *cols[k].i = v[k].i;
-        }
-    }
-    return ERR_OK;
-}
-
-#define TEXT_COL(field)                                                                            \
-    {                                                                                              \
-        (field), sizeof(field), NULL                                                               \
-    }
-#define INT_COL(field)                                                                             \
-    {                                                                                              \
-        NULL, 0, &(field)                                                                          \
-    }
-
-typedef enum err row_parse_fn(void *item, const struct store_value *v, size_t n,
-                              struct errbuf *err);
-
-struct rows {
-    char *items;
-    size_t count;
-    size_t cap;
-    size_t size;
-    size_t max;
-    row_parse_fn *parse;
-};
-
-static enum err rows_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err)
-{
-    struct rows *r = ctx;
-    if (r->count == r->max) {
-        return ERR_OK;
-    }
-    if (r->count == r->cap) {
-        size_t cap = r->cap == 0 ? 4 : r->cap * 2;
-        cap = cap > r->max ? r->max : cap;
-        void *p = mem_realloc(r->items, cap * r->size);
-        if (p == NULL) {
-            return err_set(err, ERR_NOMEM, "", "out of memory");
-        }
-        r->items = p;
-        r->cap = cap;
-    }
-    void *item = r->items + r->count * r->size;
-    memset(item, 0, r->size);
-    enum err rc = r->parse(item, v, n, err);
-    if (rc == ERR_OK) {
-        r->count++;
-    }
-    return rc;
-}
-
 static enum err rows_query(struct store *s, const char *sql, const struct store_value *params,
-                           size_t nparams, struct rows *r, void **out, size_t *count,
+                           size_t nparams, struct store__rows *r, void **out, size_t *count,
                            struct errbuf *err)
 {
-    enum err rc = store_query(s, sql, params, nparams, rows_cb, r, NULL, err);
+    enum err rc = store_query(s, sql, params, nparams, store__rows_cb, r, NULL, err);
     if (rc != ERR_OK) {
         mem_free(r->items);
         *out = NULL;
@@ -111,10 +38,10 @@ static enum err rows_query(struct store *s, const char *sql, const struct store_
 
 /* A single-row read keyed by params; ERR_NOT_FOUND naming what. */
 static enum err one_row(struct store *s, const char *sql, const struct store_value *params,
-                        size_t nparams, row_parse_fn *parse, void *out, size_t size,
+                        size_t nparams, store__row_parse_fn *parse, void *out, size_t size,
                         const char *what, struct errbuf *err)
 {
-    struct rows r = {NULL, 0, 0, size, 1, parse};
+    struct store__rows r = {NULL, 0, 0, size, 1, 4, parse};
     void *items = NULL;
     size_t n = 0;
     enum err rc = rows_query(s, sql, params, nparams, &r, &items, &n, err);
@@ -139,13 +66,15 @@ static enum err one_row(struct store *s, const char *sql, const struct store_val
 static enum err fp_parse(void *item, const struct store_value *v, size_t n, struct errbuf *err)
 {
     struct store_fingerprint *f = item;
-    const struct col cols[] = {
-        TEXT_COL(f->object_id),     TEXT_COL(f->declaration), INT_COL(f->code_length),
-        INT_COL(f->mark_per_mille), TEXT_COL(f->cutoff),      INT_COL(f->admissible_cells),
-        TEXT_COL(f->actor),         INT_COL(f->declared_ms),  INT_COL(f->log_index),
+    const struct store__col cols[] = {
+        STORE__TEXT_COL(f->object_id),  STORE__TEXT_COL(f->declaration),
+        STORE__INT_COL(f->code_length), STORE__INT_COL(f->mark_per_mille),
+        STORE__TEXT_COL(f->cutoff),     STORE__INT_COL(f->admissible_cells),
+        STORE__TEXT_COL(f->actor),      STORE__INT_COL(f->declared_ms),
+        STORE__INT_COL(f->log_index),
     };
     _Static_assert(ARRAY_LEN(cols) == FP_NCOLS, "one parser per column");
-    return cols_read(cols, ARRAY_LEN(cols), v, n, "fingerprint", err);
+    return store__cols_read(cols, ARRAY_LEN(cols), v, n, "fingerprint", err);
 }
 
 enum err store_fingerprint_put(struct store *s, const struct store_fingerprint *f,
@@ -182,7 +111,7 @@ enum err store_fingerprint_list(struct store *s, size_t max, struct store_finger
                                 size_t *count, struct errbuf *err)
 {
     ASSERT(max > 0);
-    struct rows r = {NULL, 0, 0, sizeof(struct store_fingerprint), max, fp_parse};
+    struct store__rows r = {NULL, 0, 0, sizeof(struct store_fingerprint), max, 4, fp_parse};
     return rows_query(s,
                       "SELECT " FP_COLS " FROM object_fingerprints ORDER BY declared_ms, object_id",
                       NULL, 0, &r, (void **)out, count, err);
@@ -198,14 +127,16 @@ enum err store_fingerprint_list(struct store *s, size_t max, struct store_finger
 static enum err copy_parse(void *item, const struct store_value *v, size_t n, struct errbuf *err)
 {
     struct store_buyer_copy *c = item;
-    const struct col cols[] = {
-        TEXT_COL(c->id),          TEXT_COL(c->contract_id),  TEXT_COL(c->object_id),
-        TEXT_COL(c->buyer_id),    INT_COL(c->fingerprinted), INT_COL(c->size),
-        TEXT_COL(c->sha256),      TEXT_COL(c->format),       TEXT_COL(c->blob),
-        TEXT_COL(c->wrapped_key), INT_COL(c->created_ms),    INT_COL(c->log_index),
+    const struct store__col cols[] = {
+        STORE__TEXT_COL(c->id),           STORE__TEXT_COL(c->contract_id),
+        STORE__TEXT_COL(c->object_id),    STORE__TEXT_COL(c->buyer_id),
+        STORE__INT_COL(c->fingerprinted), STORE__INT_COL(c->size),
+        STORE__TEXT_COL(c->sha256),       STORE__TEXT_COL(c->format),
+        STORE__TEXT_COL(c->blob),         STORE__TEXT_COL(c->wrapped_key),
+        STORE__INT_COL(c->created_ms),    STORE__INT_COL(c->log_index),
     };
     _Static_assert(ARRAY_LEN(cols) == COPY_NCOLS, "one parser per column");
-    return cols_read(cols, ARRAY_LEN(cols), v, n, "buyer copy", err);
+    return store__cols_read(cols, ARRAY_LEN(cols), v, n, "buyer copy", err);
 }
 
 enum err store_buyer_copy_insert(struct store *s, const struct store_buyer_copy *c,
@@ -239,7 +170,7 @@ enum err store_buyer_copy_find_sha(struct store *s, const char *sha256, size_t m
                                    struct store_buyer_copy **out, size_t *count, struct errbuf *err)
 {
     ASSERT(max > 0);
-    struct rows r = {NULL, 0, 0, sizeof(struct store_buyer_copy), max, copy_parse};
+    struct store__rows r = {NULL, 0, 0, sizeof(struct store_buyer_copy), max, 4, copy_parse};
     struct store_value v[] = {store_text(sha256)};
     return rows_query(s,
                       "SELECT " COPY_COLS " FROM buyer_copies WHERE sha256 = $1"
@@ -252,7 +183,7 @@ enum err store_buyer_copy_list_object(struct store *s, const char *object_id, si
                                       struct errbuf *err)
 {
     ASSERT(max > 0);
-    struct rows r = {NULL, 0, 0, sizeof(struct store_buyer_copy), max, copy_parse};
+    struct store__rows r = {NULL, 0, 0, sizeof(struct store_buyer_copy), max, 4, copy_parse};
     struct store_value v[] = {store_text(object_id)};
     return rows_query(s,
                       "SELECT " COPY_COLS " FROM buyer_copies WHERE object_id = $1"
@@ -273,7 +204,7 @@ enum err store_object_ids_by_sha(struct store *s, const char *sha256, size_t max
                                  char (**out)[ID_MAX], size_t *count, struct errbuf *err)
 {
     ASSERT(max > 0);
-    struct rows r = {NULL, 0, 0, ID_MAX, max, id_parse};
+    struct store__rows r = {NULL, 0, 0, ID_MAX, max, 4, id_parse};
     struct store_value v[] = {store_text(sha256)};
     return rows_query(s, "SELECT id FROM objects WHERE sha256 = $1 ORDER BY created_ms, id", v, 1,
                       &r, (void **)out, count, err);

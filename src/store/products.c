@@ -48,40 +48,12 @@ static enum err dup_text(char **dst, const struct store_value *v, struct errbuf 
     return *dst != NULL ? ERR_OK : err_set(err, ERR_NOMEM, "", "out of memory");
 }
 
-/* A growing array of fixed-size rows filled by a row parser. */
-typedef enum err row_parse_fn(void *item, const struct store_value *v, size_t n,
-                              struct errbuf *err);
-
-struct rows_ctx {
-    char *items;
-    size_t count;
-    size_t cap;
-    size_t size;
-    size_t max;
-    row_parse_fn *parse;
-};
-
+/* store__rows_cb, with a query bounded by max in its SQL: a row past max is a bug here. */
 static enum err rows_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err)
 {
-    struct rows_ctx *r = ctx;
+    const struct store__rows *r = ctx;
     ASSERT(r->count < r->max);
-    if (r->count == r->cap) {
-        size_t cap = r->cap == 0 ? 8 : r->cap * 2;
-        cap = cap > r->max ? r->max : cap;
-        void *p = mem_realloc(r->items, cap * r->size);
-        if (p == NULL) {
-            return err_set(err, ERR_NOMEM, "", "out of memory");
-        }
-        r->items = p;
-        r->cap = cap;
-    }
-    void *item = r->items + r->count * r->size;
-    memset(item, 0, r->size);
-    enum err rc = r->parse(item, v, n, err);
-    if (rc == ERR_OK) {
-        r->count++;
-    }
-    return rc;
+    return store__rows_cb(ctx, v, n, err);
 }
 
 /* Runs a paged query: params[cursor_at] and [cursor_at + 1] receive the cursor's ms and id,
@@ -89,7 +61,7 @@ static enum err rows_cb(void *ctx, const struct store_value *v, size_t n, struct
  * next_cursor is set when there are more. ms_of gives a row's ordering time. */
 static enum err page_query(struct store *s, const char *sql, struct store_value *params,
                            size_t nparams, size_t cursor_at, const char *cursor, size_t limit,
-                           size_t size, row_parse_fn *parse, int64_t (*ms_of)(const void *),
+                           size_t size, store__row_parse_fn *parse, int64_t (*ms_of)(const void *),
                            void **items, size_t *count, char next_cursor[STORE_CURSOR_MAX],
                            struct errbuf *err)
 {
@@ -107,7 +79,7 @@ static enum err page_query(struct store *s, const char *sql, struct store_value 
     params[cursor_at] = cursor != NULL ? store_int(after_ms) : store_null();
     params[cursor_at + 1] = store_text(after_id);
     params[cursor_at + 2] = store_int((int64_t)limit + 1);
-    struct rows_ctx r = {NULL, 0, 0, size, limit + 1, parse};
+    struct store__rows r = {NULL, 0, 0, size, limit + 1, 8, parse};
     enum err rc = store_query(s, sql, params, nparams, rows_cb, &r, NULL, err);
     if (rc != ERR_OK) {
         mem_free(r.items);
@@ -433,8 +405,8 @@ enum err store_revision_list(struct store *s, const char *product_id, struct sto
                              size_t *count, struct errbuf *err)
 {
     struct store_value v[] = {store_text(product_id), store_int(STORE_REVISIONS_MAX)};
-    struct rows_ctx r = {NULL,          0, 0, sizeof(struct store_revision), STORE_REVISIONS_MAX,
-                         revision_parse};
+    struct store__rows r = {
+        NULL, 0, 0, sizeof(struct store_revision), STORE_REVISIONS_MAX, 8, revision_parse};
     enum err rc = store_query(s,
                               "SELECT " REVISION_SUMMARY_COLS " FROM"
                               " (SELECT * FROM product_revisions WHERE product_id = $1"
@@ -662,8 +634,13 @@ enum err store_rights_event_list(struct store *s, const char *rights_id,
                                  struct store_rights_event **out, size_t *count, struct errbuf *err)
 {
     struct store_value v[] = {store_text(rights_id), store_int(STORE_RIGHTS_EVENTS_MAX)};
-    struct rows_ctx r = {
-        NULL, 0, 0, sizeof(struct store_rights_event), STORE_RIGHTS_EVENTS_MAX, rights_event_parse};
+    struct store__rows r = {NULL,
+                            0,
+                            0,
+                            sizeof(struct store_rights_event),
+                            STORE_RIGHTS_EVENTS_MAX,
+                            8,
+                            rights_event_parse};
     enum err rc = store_query(s,
                               "SELECT " RIGHTS_EVENT_COLS " FROM"
                               " (SELECT * FROM rights_history WHERE rights_id = $1"

@@ -242,3 +242,50 @@ enum err store__count_cb(void *ctx, const struct store_value *c, size_t n, struc
     *(int64_t *)ctx = c[0].i;
     return ERR_OK;
 }
+
+enum err store__cols_read(const struct store__col *cols, size_t count, const struct store_value *v,
+                          size_t n, const char *what, struct errbuf *err)
+{
+    if (n != count) {
+        return err_set(err, ERR_CORRUPT, "", "%s row has %zu columns", what, n);
+    }
+    for (size_t k = 0; k < count; k++) {
+        if (cols[k].text != NULL) {
+            enum err rc = store__copy_text(cols[k].text, cols[k].cap, &v[k], err);
+            if (rc != ERR_OK) {
+                return rc;
+            }
+        } else if (v[k].type != STORE_INT) {
+            return err_set(err, ERR_CORRUPT, "", "%s column %zu is not an integer", what, k);
+        } else {
+            *cols[k].i = v[k].i;
+        }
+    }
+    return ERR_OK;
+}
+
+enum err store__rows_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err)
+{
+    struct store__rows *r = ctx;
+    if (r->count == r->max) {
+        return ERR_OK;
+    }
+    if (r->count == r->cap) {
+        ASSERT(r->cap > 0 || r->first > 0);
+        size_t cap = r->cap == 0 ? r->first : r->cap * 2;
+        cap = cap > r->max ? r->max : cap;
+        void *p = mem_realloc(r->items, cap * r->size);
+        if (p == NULL) {
+            return err_set(err, ERR_NOMEM, "", "out of memory");
+        }
+        r->items = p;
+        r->cap = cap;
+    }
+    void *item = r->items + r->count * r->size;
+    memset(item, 0, r->size);
+    enum err rc = r->parse(item, v, n, err);
+    if (rc == ERR_OK) {
+        r->count++;
+    }
+    return rc;
+}

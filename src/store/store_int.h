@@ -93,4 +93,48 @@ enum err store__count_cb(void *ctx, const struct store_value *c, size_t n, struc
 /* Copies a text column into a fixed buffer; ERR_CORRUPT if it does not fit. */
 enum err store__copy_text(char *dst, size_t cap, const struct store_value *v, struct errbuf *err);
 
+/* ---- row readers shared by the record files (delivery.c, catalogue.c, ...) ---- */
+
+/* One column of a row: a text into a fixed buffer (text, cap), or an integer (i). Build them
+ * with STORE__TEXT_COL and STORE__INT_COL, in the order of the SELECT's columns. */
+struct store__col {
+    char *text;
+    size_t cap;
+    int64_t *i;
+};
+
+#define STORE__TEXT_COL(field)                                                                     \
+    {                                                                                              \
+        (field), sizeof(field), NULL                                                               \
+    }
+#define STORE__INT_COL(field)                                                                      \
+    {                                                                                              \
+        NULL, 0, &(field)                                                                          \
+    }
+
+/* Reads a row of exactly count columns into cols; ERR_CORRUPT naming what for a wrong column
+ * count, a text that does not fit or an integer column that holds something else. */
+enum err store__cols_read(const struct store__col *cols, size_t count, const struct store_value *v,
+                          size_t n, const char *what, struct errbuf *err);
+
+/* Parses one row into a zeroed fixed-size item. */
+typedef enum err store__row_parse_fn(void *item, const struct store_value *v, size_t n,
+                                     struct errbuf *err);
+
+/* Rows of fixed-size records into an array of at most max; rows past max are skipped. The
+ * array grows by doubling from first items, or is the caller's storage when it starts with
+ * cap == max (it then never grows). The caller frees items it did not provide. */
+struct store__rows {
+    char *items;
+    size_t count;
+    size_t cap;
+    size_t size;
+    size_t max;
+    size_t first; /* capacity of the first allocation */
+    store__row_parse_fn *parse;
+};
+
+/* store_row_cb for a struct store__rows ctx. ERR_NOMEM, or the parser's error. */
+enum err store__rows_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err);
+
 #endif

@@ -53,51 +53,14 @@ static enum err cols_copy(const struct text_col *texts, size_t text_count,
     return rc;
 }
 
-typedef enum err row_parse_fn(void *item, const struct store_value *v, size_t n,
-                              struct errbuf *err);
-
-/* Rows into a growing array of fixed-size items, at most max. */
-struct rows {
-    char *items;
-    size_t count;
-    size_t cap;
-    size_t size;
-    size_t max;
-    row_parse_fn *parse;
-};
-
-static enum err rows_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err)
-{
-    struct rows *r = ctx;
-    if (r->count == r->max) {
-        return ERR_OK;
-    }
-    if (r->count == r->cap) {
-        size_t cap = r->cap == 0 ? 4 : r->cap * 2;
-        cap = cap > r->max ? r->max : cap;
-        void *p = mem_realloc(r->items, cap * r->size);
-        if (p == NULL) {
-            return err_set(err, ERR_NOMEM, "", "out of memory");
-        }
-        r->items = p;
-        r->cap = cap;
-    }
-    void *item = r->items + r->count * r->size;
-    memset(item, 0, r->size);
-    enum err rc = r->parse(item, v, n, err);
-    if (rc == ERR_OK) {
-        r->count++;
-    }
-    return rc;
-}
-
 /* Reads one row into out with parse; ERR_NOT_FOUND naming what when there is none. */
-static enum err one_row(struct store *s, const char *sql, const char *id, row_parse_fn *parse,
-                        void *out, size_t size, const char *what, struct errbuf *err)
+static enum err one_row(struct store *s, const char *sql, const char *id,
+                        store__row_parse_fn *parse, void *out, size_t size, const char *what,
+                        struct errbuf *err)
 {
     struct store_value v[] = {store_text(id)};
-    struct rows r = {NULL, 0, 0, size, 1, parse};
-    enum err rc = store_query(s, sql, v, ARRAY_LEN(v), rows_cb, &r, NULL, err);
+    struct store__rows r = {NULL, 0, 0, size, 1, 4, parse};
+    enum err rc = store_query(s, sql, v, ARRAY_LEN(v), store__rows_cb, &r, NULL, err);
     if (rc == ERR_OK && r.count == 0) {
         rc = err_set(err, ERR_NOT_FOUND, "id", "no %s '%s'", what, id);
     }
@@ -130,7 +93,8 @@ static enum err cursor_bound(const char *cursor, int64_t *before_ms, char before
 }
 
 /* Trims a page read with limit + 1 rows and sets its cursor from the last row kept. */
-static size_t page_finish(struct rows *r, size_t limit, int64_t last_ms_of_kept(const void *),
+static size_t page_finish(struct store__rows *r, size_t limit,
+                          int64_t last_ms_of_kept(const void *),
                           const char *(*last_id_of_kept)(const void *), char *cursor, size_t cap)
 {
     if (r->count <= limit) {
@@ -281,14 +245,14 @@ enum err store_order_list(struct store *s, const struct store_order_filter *f,
         store_text_or_null(f->party_id), store_text_or_null(f->listing_id), store_int(before_ms),
         store_text(before_id),           store_int((int64_t)f->limit + 1),
     };
-    struct rows r = {NULL, 0, 0, sizeof(struct store_order), f->limit + 1, order_parse};
+    struct store__rows r = {NULL, 0, 0, sizeof(struct store_order), f->limit + 1, 4, order_parse};
     rc = store_query(s,
                      "SELECT " ORDER_COLS " FROM orders"
                      " WHERE (CAST($1 AS TEXT) IS NULL OR buyer_id = $1 OR provider_id = $1)"
                      " AND (CAST($2 AS TEXT) IS NULL OR listing_id = $2)"
                      " AND (created_ms < $3 OR (created_ms = $3 AND id < $4))"
                      " ORDER BY created_ms DESC, id DESC LIMIT $5",
-                     v, ARRAY_LEN(v), rows_cb, &r, NULL, err);
+                     v, ARRAY_LEN(v), store__rows_cb, &r, NULL, err);
     if (rc != ERR_OK) {
         mem_free(r.items);
         return rc;
@@ -438,14 +402,15 @@ enum err store_negotiation_list(struct store *s, const struct store_negotiation_
         store_text_or_null(f->party_id), store_text_or_null(f->status),    store_int(before_ms),
         store_text(before_id),           store_int((int64_t)f->limit + 1),
     };
-    struct rows r = {NULL, 0, 0, sizeof(struct store_negotiation), f->limit + 1, negotiation_parse};
+    struct store__rows r = {
+        NULL, 0, 0, sizeof(struct store_negotiation), f->limit + 1, 4, negotiation_parse};
     rc = store_query(s,
                      "SELECT " NEGOTIATION_COLS " FROM negotiations"
                      " WHERE (CAST($1 AS TEXT) IS NULL OR buyer_id = $1 OR provider_id = $1)"
                      " AND (CAST($2 AS TEXT) IS NULL OR status = $2)"
                      " AND (created_ms < $3 OR (created_ms = $3 AND id < $4))"
                      " ORDER BY created_ms DESC, id DESC LIMIT $5",
-                     v, ARRAY_LEN(v), rows_cb, &r, NULL, err);
+                     v, ARRAY_LEN(v), store__rows_cb, &r, NULL, err);
     if (rc != ERR_OK) {
         mem_free(r.items);
         return rc;
@@ -496,11 +461,12 @@ enum err store_negotiation_offer_list(struct store *s, const char *negotiation_i
                                       struct errbuf *err)
 {
     struct store_value v[] = {store_text(negotiation_id), store_int((int64_t)max)};
-    struct rows r = {NULL, 0, 0, sizeof(struct store_negotiation_offer), max, offer_parse};
+    struct store__rows r = {NULL, 0, 0,          sizeof(struct store_negotiation_offer),
+                            max,  4, offer_parse};
     enum err rc = store_query(s,
                               "SELECT " OFFER_COLS " FROM negotiation_offers"
                               " WHERE negotiation_id = $1 ORDER BY seq LIMIT $2",
-                              v, ARRAY_LEN(v), rows_cb, &r, NULL, err);
+                              v, ARRAY_LEN(v), store__rows_cb, &r, NULL, err);
     if (rc != ERR_OK) {
         mem_free(r.items);
         return rc;
@@ -678,12 +644,12 @@ enum err store_bid_list(struct store *s, const char *auction_id, const char *bid
 {
     struct store_value v[] = {store_text(auction_id), store_text_or_null(bidder_id),
                               store_int((int64_t)max)};
-    struct rows r = {NULL, 0, 0, sizeof(struct store_bid), max, bid_parse};
+    struct store__rows r = {NULL, 0, 0, sizeof(struct store_bid), max, 4, bid_parse};
     enum err rc = store_query(s,
                               "SELECT " BID_COLS " FROM bids WHERE auction_id = $1"
                               " AND (CAST($2 AS TEXT) IS NULL OR bidder_id = $2)"
                               " ORDER BY log_index LIMIT $3",
-                              v, ARRAY_LEN(v), rows_cb, &r, NULL, err);
+                              v, ARRAY_LEN(v), store__rows_cb, &r, NULL, err);
     if (rc != ERR_OK) {
         mem_free(r.items);
         return rc;
