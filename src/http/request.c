@@ -8,6 +8,7 @@
 #include "http/http.h"
 #include "http/http_int.h"
 
+#include <h2o.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -364,4 +365,15 @@ enum err http__json_str(json_t *obj, const char *name, const char **out, struct 
     }
     *out = json_string_value(v);
     return ERR_OK;
+}
+
+/* Here rather than in server.c so that the handlers link without the event loop (the fuzz
+ * targets build every http file but server.c and serve.c). */
+const char *http__header(const struct http_request *req, const char *name, size_t *len)
+{
+    ASSERT(req->native != NULL);
+    h2o_req_t *h = req->native;
+    ssize_t i = h2o_find_header_by_str(&h->headers, name, strlen(name), -1);
+    *len = i < 0 ? 0 : h->headers.entries[i].value.len;
+    return i < 0 ? NULL : h->headers.entries[i].value.base;
 }

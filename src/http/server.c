@@ -397,14 +397,6 @@ static void pending_free(struct pending *p)
     mem_free(p);
 }
 
-const char *http__header(const struct http_request *req, const char *name, size_t *len)
-{
-    ASSERT(req->native != NULL);
-    h2o_iovec_t v = header_value(req->native, NULL, name);
-    *len = v.len;
-    return v.base;
-}
-
 /* ---- streamed bodies ---- */
 
 /* The generator of a streamed body; lives in the request's pool, so h2o's disposal of the
