@@ -17,22 +17,6 @@
 
 /* ---- helpers ---- */
 
-static enum err rows_query(struct store *s, const char *sql, const struct store_value *params,
-                           size_t nparams, struct store__rows *r, void **out, size_t *count,
-                           struct errbuf *err)
-{
-    enum err rc = store_query(s, sql, params, nparams, store__rows_cb, r, NULL, err);
-    if (rc != ERR_OK) {
-        mem_free(r->items);
-        *out = NULL;
-        *count = 0;
-        return rc;
-    }
-    *out = r->items;
-    *count = r->count;
-    return ERR_OK;
-}
-
 /* A single-row read: the parser fills out; an id left empty means no row. */
 static enum err one_row(struct store *s, const char *sql, const char *key,
                         store__row_parse_fn *parse, void *out, size_t size, const char *what,
@@ -46,7 +30,7 @@ static enum err one_row(struct store *s, const char *sql, const char *key,
     void *items = NULL;
     size_t n = 0;
     struct store_value v[] = {store_text(copy)};
-    enum err rc = rows_query(s, sql, v, 1, &r, &items, &n, err);
+    enum err rc = store__rows_query(s, sql, v, 1, &r, &items, &n, err);
     if (rc != ERR_OK) {
         return rc;
     }
@@ -131,14 +115,14 @@ enum err store_upload_find_open(struct store *s, const char *provider_id, const 
     struct store_value v[] = {store_text(provider_id), store_text(sha256),
                               store_text_or_null(product_id)};
     /* Two statements rather than "$3 IS NULL OR ...": PostgreSQL cannot type a lone NULL. */
-    return rows_query(s,
-                      product_id != NULL
-                          ? "SELECT " UPLOAD_COLS " FROM uploads WHERE provider_id = $1 AND"
-                            " sha256 = $2 AND status = 'open' AND product_id = $3"
-                            " ORDER BY created_ms DESC, id DESC"
-                          : "SELECT " UPLOAD_COLS " FROM uploads WHERE provider_id = $1 AND"
-                            " sha256 = $2 AND status = 'open' ORDER BY created_ms DESC, id DESC",
-                      v, product_id != NULL ? 3 : 2, &r, (void **)out, count, err);
+    return store__rows_query(
+        s,
+        product_id != NULL ? "SELECT " UPLOAD_COLS " FROM uploads WHERE provider_id = $1 AND"
+                             " sha256 = $2 AND status = 'open' AND product_id = $3"
+                             " ORDER BY created_ms DESC, id DESC"
+                           : "SELECT " UPLOAD_COLS " FROM uploads WHERE provider_id = $1 AND"
+                             " sha256 = $2 AND status = 'open' ORDER BY created_ms DESC, id DESC",
+        v, product_id != NULL ? 3 : 2, &r, (void **)out, count, err);
 }
 
 /* ---- chunks ---- */
@@ -176,9 +160,9 @@ enum err store_upload_chunk_get(struct store *s, const char *upload_id, int64_t 
     struct store_upload_chunk *items = NULL;
     size_t count = 0;
     struct store_value v[] = {store_text(upload_id), store_int(n)};
-    enum err rc =
-        rows_query(s, "SELECT " CHUNK_COLS " FROM upload_chunks WHERE upload_id = $1 AND n = $2", v,
-                   ARRAY_LEN(v), &r, (void **)&items, &count, err);
+    enum err rc = store__rows_query(
+        s, "SELECT " CHUNK_COLS " FROM upload_chunks WHERE upload_id = $1 AND n = $2", v,
+        ARRAY_LEN(v), &r, (void **)&items, &count, err);
     if (rc != ERR_OK) {
         return rc;
     }
@@ -197,8 +181,9 @@ enum err store_upload_chunk_list(struct store *s, const char *upload_id, size_t 
     ASSERT(max > 0);
     struct store__rows r = {NULL, 0, 0, sizeof(struct store_upload_chunk), max, 16, chunk_parse};
     struct store_value v[] = {store_text(upload_id)};
-    return rows_query(s, "SELECT " CHUNK_COLS " FROM upload_chunks WHERE upload_id = $1 ORDER BY n",
-                      v, 1, &r, (void **)out, count, err);
+    return store__rows_query(
+        s, "SELECT " CHUNK_COLS " FROM upload_chunks WHERE upload_id = $1 ORDER BY n", v, 1, &r,
+        (void **)out, count, err);
 }
 
 /* ---- objects ---- */

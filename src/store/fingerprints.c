@@ -18,23 +18,7 @@
 
 #include "util/banned.h"
 
-/* ---- helpers (as in delivery.c) ---- */
-
-static enum err rows_query(struct store *s, const char *sql, const struct store_value *params,
-                           size_t nparams, struct store__rows *r, void **out, size_t *count,
-                           struct errbuf *err)
-{
-    enum err rc = store_query(s, sql, params, nparams, store__rows_cb, r, NULL, err);
-    if (rc != ERR_OK) {
-        mem_free(r->items);
-        *out = NULL;
-        *count = 0;
-        return rc;
-    }
-    *out = r->items;
-    *count = r->count;
-    return ERR_OK;
-}
+/* ---- helpers ---- */
 
 /* A single-row read keyed by params; ERR_NOT_FOUND naming what. */
 static enum err one_row(struct store *s, const char *sql, const struct store_value *params,
@@ -44,7 +28,7 @@ static enum err one_row(struct store *s, const char *sql, const struct store_val
     struct store__rows r = {NULL, 0, 0, size, 1, 4, parse};
     void *items = NULL;
     size_t n = 0;
-    enum err rc = rows_query(s, sql, params, nparams, &r, &items, &n, err);
+    enum err rc = store__rows_query(s, sql, params, nparams, &r, &items, &n, err);
     if (rc != ERR_OK) {
         return rc;
     }
@@ -112,9 +96,9 @@ enum err store_fingerprint_list(struct store *s, size_t max, struct store_finger
 {
     ASSERT(max > 0);
     struct store__rows r = {NULL, 0, 0, sizeof(struct store_fingerprint), max, 4, fp_parse};
-    return rows_query(s,
-                      "SELECT " FP_COLS " FROM object_fingerprints ORDER BY declared_ms, object_id",
-                      NULL, 0, &r, (void **)out, count, err);
+    return store__rows_query(
+        s, "SELECT " FP_COLS " FROM object_fingerprints ORDER BY declared_ms, object_id", NULL, 0,
+        &r, (void **)out, count, err);
 }
 
 /* ---- buyer copies ---- */
@@ -172,10 +156,10 @@ enum err store_buyer_copy_find_sha(struct store *s, const char *sha256, size_t m
     ASSERT(max > 0);
     struct store__rows r = {NULL, 0, 0, sizeof(struct store_buyer_copy), max, 4, copy_parse};
     struct store_value v[] = {store_text(sha256)};
-    return rows_query(s,
-                      "SELECT " COPY_COLS " FROM buyer_copies WHERE sha256 = $1"
-                      " ORDER BY created_ms, id",
-                      v, 1, &r, (void **)out, count, err);
+    return store__rows_query(s,
+                             "SELECT " COPY_COLS " FROM buyer_copies WHERE sha256 = $1"
+                             " ORDER BY created_ms, id",
+                             v, 1, &r, (void **)out, count, err);
 }
 
 enum err store_buyer_copy_list_object(struct store *s, const char *object_id, size_t max,
@@ -185,10 +169,10 @@ enum err store_buyer_copy_list_object(struct store *s, const char *object_id, si
     ASSERT(max > 0);
     struct store__rows r = {NULL, 0, 0, sizeof(struct store_buyer_copy), max, 4, copy_parse};
     struct store_value v[] = {store_text(object_id)};
-    return rows_query(s,
-                      "SELECT " COPY_COLS " FROM buyer_copies WHERE object_id = $1"
-                      " ORDER BY created_ms, id",
-                      v, 1, &r, (void **)out, count, err);
+    return store__rows_query(s,
+                             "SELECT " COPY_COLS " FROM buyer_copies WHERE object_id = $1"
+                             " ORDER BY created_ms, id",
+                             v, 1, &r, (void **)out, count, err);
 }
 
 static enum err id_parse(void *item, const struct store_value *v, size_t n, struct errbuf *err)
@@ -206,6 +190,6 @@ enum err store_object_ids_by_sha(struct store *s, const char *sha256, size_t max
     ASSERT(max > 0);
     struct store__rows r = {NULL, 0, 0, ID_MAX, max, 4, id_parse};
     struct store_value v[] = {store_text(sha256)};
-    return rows_query(s, "SELECT id FROM objects WHERE sha256 = $1 ORDER BY created_ms, id", v, 1,
-                      &r, (void **)out, count, err);
+    return store__rows_query(s, "SELECT id FROM objects WHERE sha256 = $1 ORDER BY created_ms, id",
+                             v, 1, &r, (void **)out, count, err);
 }

@@ -289,3 +289,19 @@ enum err store__rows_cb(void *ctx, const struct store_value *v, size_t n, struct
     }
     return rc;
 }
+
+enum err store__rows_query(struct store *s, const char *sql, const struct store_value *params,
+                           size_t nparams, struct store__rows *r, void **out, size_t *count,
+                           struct errbuf *err)
+{
+    enum err rc = store_query(s, sql, params, nparams, store__rows_cb, r, NULL, err);
+    if (rc != ERR_OK) {
+        mem_free(r->items);
+        *out = NULL;
+        *count = 0;
+        return rc;
+    }
+    *out = r->items;
+    *count = r->count;
+    return ERR_OK;
+}

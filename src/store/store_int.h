@@ -137,4 +137,10 @@ struct store__rows {
 /* store_row_cb for a struct store__rows ctx. ERR_NOMEM, or the parser's error. */
 enum err store__rows_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err);
 
+/* Runs sql collecting its rows into r: *out (the caller frees it) and *count. On an error the
+ * rows read so far are freed and *out is NULL. */
+enum err store__rows_query(struct store *s, const char *sql, const struct store_value *params,
+                           size_t nparams, struct store__rows *r, void **out, size_t *count,
+                           struct errbuf *err);
+
 #endif
