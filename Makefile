@@ -86,7 +86,7 @@ unit-pg: $(UNIT_BINS)
 
 # Each fuzz target is built with clang's libFuzzer and run briefly over its corpus.
 FUZZ_BUILD := build/fuzz
-FUZZ_SRCS_LIB := $(filter-out src/http/server.c src/http/serve.c,$(SRCS))
+FUZZ_SRCS_LIB := $(filter-out src/http/server.c src/http/serve.c src/http/pool.c,$(SRCS))
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_SRCS_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"

@@ -406,8 +406,9 @@ enum err http__healthz(struct http_server *srv, struct http_request *req, struct
     int64_t age_ms = clock_monotonic_ns() / 1000000 - srv->log_last_ms;
     int leader = srv->log_leader == 1 && age_ms <= 5 * HTTP_LOG_TICK_MS;
     res->status = 200;
-    res->body = json_pack("{s:s, s:s, s:b}", "status", "ok", "store",
-                          store_backend_name(srv->core.store), "log_leader", leader);
+    res->body = json_pack("{s:s, s:s, s:b, s:I}", "status", "ok", "store",
+                          store_backend_name(srv->core.store), "log_leader", leader, "db_pool",
+                          (json_int_t)(srv->db_pool > 0 ? srv->db_pool : 1));
     return res->body != NULL ? ERR_OK : oom(err);
 }
 

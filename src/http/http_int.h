@@ -96,6 +96,10 @@ enum http_route_flags {
     HTTP_ROUTE_BODY = 1 << 2,      /* expects a JSON object body */
     HTTP_ROUTE_UNLIMITED = 1 << 3, /* exempt from rate limits: health checks, scrapes (limits.c) */
     HTTP_ROUTE_RAW = 1 << 4,       /* the body is raw bytes (req->raw), up to HTTP_BODY_HARD_MAX */
+    /* A pure read: may run on a reader thread of the pool (pool.c), on its own read-only
+     * connection, outside the group commit. Its handler touches only srv->core (and constant
+     * fields), reads no request header (req->native is NULL there) and streams nothing. */
+    HTTP_ROUTE_READ = 1 << 5,
 };
 
 struct http_route {
@@ -181,7 +185,38 @@ struct http_server {
     struct delivery_custody *custody;
     /* The largest false-accusation probability a trace accuses at (--trace-fp-bound). */
     double trace_fp_bound;
+    /* Store connections (--db-pool): the loop's own, plus db_pool - 1 read-only ones, each
+     * with a reader thread (pool.c); pool is NULL when db_pool is 1. */
+    const char *db_uri;
+    int64_t db_pool;
+    struct http_pool *pool;
 };
+
+/* ---- the read pool (pool.c) ---- */
+
+#define HTTP_DB_POOL_MAX 64
+#define HTTP_DB_POOL_PG_DEFAULT 4
+
+struct http_pool;
+
+/* A read handed to the pool; owned by the submitter, which frees it in finish. */
+struct http_pool_job {
+    struct http_pool_job *next; /* the pool's queue */
+    void *msg;                  /* the pool's: carries the job back to the loop */
+    void (*run)(struct http_pool_job *job, struct http_server *reader); /* on a reader */
+    void (*finish)(struct http_pool_job *job); /* on the loop thread, after run */
+};
+
+/* Opens `readers` read-only connections to db_uri, each with a thread; loop is the h2o event
+ * loop to which finished jobs return. */
+enum err http__pool_new(const struct http_server *srv, const char *db_uri, size_t readers,
+                        void *loop, struct http_pool **out, struct errbuf *err);
+/* Queues a job; 0 when out of memory (the caller runs it itself). Loop thread only. */
+int http__pool_submit(struct http_pool *p, struct http_pool_job *job);
+size_t http__pool_inflight(const struct http_pool *p);
+size_t http__pool_readers(const struct http_pool *p);
+/* Stops the readers after the queued jobs, finishes every job, closes the connections. */
+void http__pool_free(struct http_pool *p, void *loop);
 
 /* Loads the master key (master_key_path, or <data_dir>/master.key created on first start),
  * sets up custody with the object size limit (max_object_size: decimal bytes, NULL or "" for

@@ -49,6 +49,7 @@ struct serve_config {
     char master_key[SERVE_PATH_MAX]; /* custody: the master key file ("": <data>/master.key) */
     char max_object_size[24];        /* custody: the largest upload in bytes */
     char trace_fp_bound[32];         /* traces: the largest false-accusation probability */
+    char db_pool[24];                /* pool.c: store connections ("": the backend's default) */
 };
 
 static enum err config_set(struct serve_config *cfg, const char *name, const char *value,
@@ -70,6 +71,7 @@ static enum err config_set(struct serve_config *cfg, const char *name, const cha
         {"master_key", cfg->master_key, sizeof(cfg->master_key)},
         {"max_object_size", cfg->max_object_size, sizeof(cfg->max_object_size)},
         {"trace_fp_bound", cfg->trace_fp_bound, sizeof(cfg->trace_fp_bound)},
+        {"db_pool", cfg->db_pool, sizeof(cfg->db_pool)},
     };
     for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
         if (strcmp(keys[i].name, name) == 0) {
@@ -142,11 +144,11 @@ static void usage(void)
             "                    [--log-origin NAME]\n"
             "                    [--rate-limit N] [--rate-burst N] [--idempotency-ttl 24h]\n"
             "                    [--master-key FILE] [--max-object-size BYTES]\n"
-            "                    [--trace-fp-bound P]\n"
+            "                    [--trace-fp-bound P] [--db-pool N]\n"
             "environment: BOURSE_LISTEN, BOURSE_DATA, BOURSE_DB, BOURSE_CONFIG,\n"
             "             BOURSE_LOG_ORIGIN, BOURSE_RATE_LIMIT, BOURSE_RATE_BURST,\n"
             "             BOURSE_IDEMPOTENCY_TTL, BOURSE_MASTER_KEY_FILE,\n"
-            "             BOURSE_MAX_OBJECT_SIZE, BOURSE_TRACE_FP_BOUND\n");
+            "             BOURSE_MAX_OBJECT_SIZE, BOURSE_TRACE_FP_BOUND, BOURSE_DB_POOL\n");
 }
 
 static enum err config_load(int argc, char **argv, struct serve_config *cfg, struct errbuf *err)
@@ -163,6 +165,7 @@ static enum err config_load(int argc, char **argv, struct serve_config *cfg, str
         {"master-key", required_argument, NULL, 'm'},
         {"max-object-size", required_argument, NULL, 's'},
         {"trace-fp-bound", required_argument, NULL, 'f'},
+        {"db-pool", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -211,6 +214,9 @@ static enum err config_load(int argc, char **argv, struct serve_config *cfg, str
         case 'f':
             rc = config_set(&flags, "trace_fp_bound", optarg, err);
             break;
+        case 'p':
+            rc = config_set(&flags, "db_pool", optarg, err);
+            break;
         case 'c':
             config_path = optarg;
             break;
@@ -248,7 +254,8 @@ static enum err config_load(int argc, char **argv, struct serve_config *cfg, str
                             {"BOURSE_IDEMPOTENCY_TTL", "idempotency_ttl"},
                             {"BOURSE_MASTER_KEY_FILE", "master_key"},
                             {"BOURSE_MAX_OBJECT_SIZE", "max_object_size"},
-                            {"BOURSE_TRACE_FP_BOUND", "trace_fp_bound"}};
+                            {"BOURSE_TRACE_FP_BOUND", "trace_fp_bound"},
+                            {"BOURSE_DB_POOL", "db_pool"}};
     for (size_t i = 0; i < ARRAY_LEN(env); i++) {
         const char *v = getenv(env[i][0]);
         if (v != NULL && v[0] != '\0' && config_set(cfg, env[i][1], v, err) != ERR_OK) {
@@ -265,7 +272,8 @@ static enum err config_load(int argc, char **argv, struct serve_config *cfg, str
                            "idempotency_ttl",
                            "master_key",
                            "max_object_size",
-                           "trace_fp_bound"};
+                           "trace_fp_bound",
+                           "db_pool"};
     const char *values[] = {flags.listen,
                             flags.data,
                             flags.db,
@@ -276,7 +284,8 @@ static enum err config_load(int argc, char **argv, struct serve_config *cfg, str
                             flags.idempotency_ttl,
                             flags.master_key,
                             flags.max_object_size,
-                            flags.trace_fp_bound};
+                            flags.trace_fp_bound,
+                            flags.db_pool};
     for (size_t i = 0; i < ARRAY_LEN(names); i++) {
         if (values[i][0] != '\0') {
             config_set(cfg, names[i], values[i], err);
@@ -322,6 +331,28 @@ static enum err config_limits(const struct serve_config *cfg, struct http_server
     }
     if (rc == ERR_OK && cfg->idempotency_ttl[0] != '\0') {
         rc = http__duration_parse(cfg->idempotency_ttl, "idempotency_ttl", &srv->idem_ttl_ms, err);
+    }
+    return rc;
+}
+
+/* The number of store connections (pool.c): db_pool, or the backend's default (PostgreSQL
+ * HTTP_DB_POOL_PG_DEFAULT, SQLite 1). SQLite is always one: the server holds the database file
+ * exclusively (locking_mode EXCLUSIVE, decision 0003), so no second connection could read. */
+static enum err config_pool(const struct serve_config *cfg, const char *db, struct http_server *srv,
+                            struct errbuf *err)
+{
+    int shared = store_uri_shared(db);
+    srv->db_pool = shared ? HTTP_DB_POOL_PG_DEFAULT : 1;
+    if (cfg->db_pool[0] == '\0') {
+        return ERR_OK;
+    }
+    enum err rc =
+        http__limit_parse(cfg->db_pool, "db_pool", 1, HTTP_DB_POOL_MAX, &srv->db_pool, err);
+    if (rc == ERR_OK && !shared && srv->db_pool != 1) {
+        rc = err_set(err, ERR_INVALID, "db_pool",
+                     "the SQLite store has one connection (the server holds its file "
+                     "exclusively); --db-pool %lld needs PostgreSQL",
+                     (long long)srv->db_pool);
     }
     return rc;
 }
@@ -565,6 +596,9 @@ int http_serve_main(int argc, char **argv)
         return 2;
     }
     rc = config_limits(&cfg, &srv, &err);
+    if (rc == ERR_OK) {
+        rc = config_pool(&cfg, cfg.db, &srv, &err); /* cfg.db "": <data>/bourse.db, SQLite */
+    }
     if (rc != ERR_OK) {
         fprintf(stderr, "error: %s\n", err.msg);
         return 2;
@@ -591,6 +625,7 @@ int http_serve_main(int argc, char **argv)
         snprintf(db, sizeof(db), "%s", cfg.db);
     }
     if (rc == ERR_OK) {
+        srv.db_uri = db;
         rc = store_open(db, &srv.core.store, &err);
     }
     if (rc != ERR_OK) {
@@ -599,6 +634,7 @@ int http_serve_main(int argc, char **argv)
     }
     srv.core.clock = &clock_system;
     srv.core.rng = &rng_system;
+
     if (srv.rate_limit > 0) {
         rc = http__limits_new(srv.rate_limit, srv.rate_burst, store_shared(srv.core.store),
                               srv.core.rng, &srv.limits, &err);

@@ -1,9 +1,10 @@
 /*
  * server.c: the h2o event loop and the request dispatcher.
  *
- * One thread runs the loop; every handler runs to completion inside it (SQLite is a local
- * call), so no request waits on a lock and nothing needs a mutex. A request goes:
- * route -> query -> authentication -> body -> (idempotency) -> handler -> response -> metrics.
+ * One thread runs the loop; every handler but the pool's reads runs to completion inside it
+ * (SQLite is a local call), so no request waits on a lock and nothing needs a mutex. A request
+ * goes: route -> query -> authentication -> body -> (idempotency) -> handler -> response ->
+ * metrics.
  * Any failure on the way is one RFC 9457 problem and changes nothing.
  *
  * Group commit: the first mutation in a loop iteration opens one store transaction; every
@@ -12,6 +13,10 @@
  * iteration (or when HTTP_BATCH_MAX responses are waiting). One fsync then makes a whole
  * batch durable, and nothing is acknowledged before it is durable. If the commit fails, every
  * waiting request is answered 503 and nothing of the batch is kept.
+ *
+ * Reads of routes flagged HTTP_ROUTE_READ go to the read pool when there is one (pool.c,
+ * --db-pool on PostgreSQL): they run on reader threads with their own connections, and only
+ * their responses come back through the loop.
  *
  * SIGTERM and SIGINT stop accepting, ask h2o to close idle keep-alive connections, and let
  * in-flight requests finish for up to HTTP_DRAIN_MS before the process exits.
@@ -316,7 +321,7 @@ static enum err batch_begin(struct errbuf *err)
 }
 
 static enum err dispatch(h2o_req_t *hreq, struct http_request *req, struct http_response *res,
-                         int *route_index, int *replayed, struct errbuf *err)
+                         int *route_index, int *replayed, int *pooled, struct errbuf *err)
 {
     size_t plen = hreq->query_at != SIZE_MAX ? hreq->query_at : hreq->path.len;
     if (plen >= sizeof(req->path)) {
@@ -360,6 +365,10 @@ static enum err dispatch(h2o_req_t *hreq, struct http_request *req, struct http_
     }
     if (rc != ERR_OK) {
         return rc;
+    }
+    if ((route->flags & HTTP_ROUTE_READ) && server->pool != NULL) {
+        *pooled = 1; /* on_req hands it to a reader */
+        return ERR_OK;
     }
     if (route->flags & HTTP_ROUTE_MUTATION) {
         rc = batch_begin(err);
@@ -470,22 +479,32 @@ static void stream_start(h2o_req_t *hreq, struct pending *p)
     stream_proceed(&g->super, hreq);
 }
 
-/* Renders a response into a pending entry (text, headers), ready to be sent later. */
-static struct pending *pending_new(h2o_req_t *hreq, const struct http_request *req,
-                                   struct http_response *res, int replayed, int route, int64_t t0)
+/* A pending entry for a request, not yet holding its response; loop thread only (it ties
+ * the entry to the request's memory pool). */
+static struct pending *pending_open(h2o_req_t *hreq, const struct http_request *req, int route,
+                                    int64_t t0)
 {
     struct pending *p = mem_calloc(1, sizeof(*p));
     if (p == NULL) {
         return NULL;
     }
     p->req = hreq;
-    p->status = res->status;
-    p->replayed = replayed;
     p->route = route;
     p->t0_ns = t0;
     snprintf(p->method, sizeof(p->method), "%s", req->method);
     snprintf(p->path, sizeof(p->path), "%s", req->path);
     snprintf(p->who, sizeof(p->who), "%s", req->authenticated ? req->who.id : "anonymous");
+    p->ref = h2o_mem_alloc_shared(&hreq->pool, sizeof(*p->ref), pending_disposed);
+    p->ref->p = p;
+    return p;
+}
+
+/* Renders a response into a pending entry (text, headers), ready to be sent later. Touches no
+ * h2o object, so a reader thread may call it (pool.c). -1 when out of memory. */
+static int pending_fill(struct pending *p, struct http_response *res, int replayed)
+{
+    p->status = res->status;
+    p->replayed = replayed;
     p->content_type = res->content_type != NULL ? res->content_type : "application/json";
     p->cache_control = res->cache_control != NULL ? res->cache_control : "no-store";
     snprintf(p->location, sizeof(p->location), "%s", res->location);
@@ -508,14 +527,11 @@ static struct pending *pending_new(h2o_req_t *hreq, const struct http_request *r
         p->text = mem_strdup("");
     }
     if (p->text == NULL) {
-        mem_free(p);
-        return NULL;
+        return -1;
     }
-    p->ref = h2o_mem_alloc_shared(&hreq->pool, sizeof(*p->ref), pending_disposed);
-    p->ref->p = p;
     p->stream = res->stream;
     res->stream = NULL;
-    return p;
+    return 0;
 }
 
 /* Replaces a waiting success with the 503 of a failed group commit. */
@@ -618,6 +634,96 @@ static void batch_flush(void)
     batch_count = 0;
 }
 
+/* Turns a handler's or the dispatcher's error into its problem response. */
+static void response_refusal(enum err rc, const struct errbuf *err, const struct http_request *req,
+                             struct http_response *res)
+{
+    if (rc == ERR_OK) {
+        return;
+    }
+    int forced = res->status == 405 ? 405 : 0;
+    http__problem(res, rc, err);
+    if (forced) {
+        res->status = forced;
+        json_object_set_new(res->body, "status", json_integer(forced));
+    }
+    if (res->status < 500) {
+        log_msg(LOG_DEBUG, "%s %s refused: %s", req->method, req->path, err->msg);
+    }
+    res->nheaders = 0;
+    if (res->stream != NULL) {
+        res->stream->done(res->stream, 0);
+        res->stream = NULL;
+    }
+}
+
+/* ---- reads on the pool (pool.c) ---- */
+
+struct read_job {
+    struct http_pool_job super; /* first */
+    struct http_request req;    /* a copy; native is NULL: a reader never touches h2o */
+    char method[16];
+    int route;
+    struct pending *p; /* opened on the loop, filled by the reader */
+    int failed;        /* out of memory while rendering */
+};
+
+static void read_job_run(struct http_pool_job *job, struct http_server *reader)
+{
+    struct read_job *j = (struct read_job *)job;
+    struct http_response res;
+    struct errbuf err;
+    memset(&res, 0, sizeof(res));
+    errbuf_init(&err);
+    enum err rc = http__routes[j->route].handler(reader, &j->req, &res, &err);
+    response_refusal(rc, &err, &j->req, &res);
+    ASSERT(res.stream == NULL); /* HTTP_ROUTE_READ: nothing streamed */
+    j->failed = pending_fill(j->p, &res, 0) != 0;
+    json_decref(res.body);
+    mem_free(res.text);
+}
+
+static void read_job_finish(struct http_pool_job *job)
+{
+    struct read_job *j = (struct read_job *)job;
+    if (j->failed) {
+        if (j->p->req != NULL) {
+            h2o_send_error_503(j->p->req, "Service Unavailable", "out of memory", 0);
+        }
+    } else {
+        pending_send(j->p);
+    }
+    pending_free(j->p);
+    mem_free(j);
+}
+
+/* Hands a read to the pool; 0 when out of memory (the caller runs it itself). */
+static int pool_submit(h2o_req_t *hreq, const struct http_request *req, int route, int64_t t0)
+{
+    struct read_job *j = mem_calloc(1, sizeof(*j));
+    if (j == NULL) {
+        return 0;
+    }
+    j->req = *req;
+    snprintf(j->method, sizeof(j->method), "%s", req->method);
+    j->req.method = j->method;
+    j->req.native = NULL;
+    j->route = route;
+    j->super.run = read_job_run;
+    j->super.finish = read_job_finish;
+    j->p = pending_open(hreq, req, route, t0);
+    if (j->p == NULL) {
+        mem_free(j);
+        return 0;
+    }
+    if (!http__pool_submit(server->pool, &j->super)) {
+        pending_free(j->p);
+        mem_free(j);
+        return 0;
+    }
+    return 1;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 {
     (void)self;
@@ -634,30 +740,25 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
     method[mlen] = '\0';
     req.method = method;
     req.native = hreq;
-    int route = -1, replayed = 0;
-    enum err rc = dispatch(hreq, &req, &res, &route, &replayed, &err);
-    if (rc != ERR_OK) {
-        int forced = res.status == 405 ? 405 : 0;
-        http__problem(&res, rc, &err);
-        if (forced) {
-            res.status = forced;
-            json_object_set_new(res.body, "status", json_integer(forced));
-        }
-        if (res.status < 500) {
-            log_msg(LOG_DEBUG, "%s %s refused: %s", method, req.path, err.msg);
-        }
-        res.nheaders = 0;
-        if (res.stream != NULL) {
-            res.stream->done(res.stream, 0);
-            res.stream = NULL;
-        }
+    int route = -1, replayed = 0, pooled = 0;
+    enum err rc = dispatch(hreq, &req, &res, &route, &replayed, &pooled, &err);
+    if (pooled && pool_submit(hreq, &req, route, t0)) {
+        return 0;
     }
-    struct pending *p = pending_new(hreq, &req, &res, replayed, route, t0);
+    if (pooled) {
+        rc = http__routes[route].handler(server, &req, &res, &err); /* the pool had no memory */
+    }
+    response_refusal(rc, &err, &req, &res);
+    struct pending *p = pending_open(hreq, &req, route, t0);
+    if (p != NULL && pending_fill(p, &res, replayed) != 0) {
+        pending_free(p);
+        p = NULL;
+    }
     json_decref(req.body);
     json_decref(res.body);
     mem_free(res.text);
     if (res.stream != NULL) {
-        res.stream->done(res.stream, 0); /* pending_new failed */
+        res.stream->done(res.stream, 0); /* pending_fill failed */
     }
     if (p == NULL) {
         h2o_send_error_503(hreq, "Service Unavailable", "out of memory", 0);
@@ -753,6 +854,14 @@ int http__run(struct http_server *srv, struct errbuf *err)
     h2o_context_init(&h2o_ctx, h2o_evloop_create(), &h2o_config);
     h2o_accept_ctx.ctx = &h2o_ctx;
     h2o_accept_ctx.hosts = h2o_config.hosts;
+    if (srv->db_pool > 1) {
+        if (http__pool_new(srv, srv->db_uri, (size_t)srv->db_pool - 1, h2o_ctx.loop, &srv->pool,
+                           err) != ERR_OK) {
+            close(fd);
+            return 1;
+        }
+        log_msg(LOG_INFO, "read pool: %zu read-only connections", http__pool_readers(srv->pool));
+    }
     h2o_socket_t *listener = h2o_evloop_socket_create(h2o_ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     h2o_socket_read_start(listener, on_accept);
 
@@ -767,11 +876,15 @@ int http__run(struct http_server *srv, struct errbuf *err)
     h2o_socket_close(listener);
     h2o_context_request_shutdown(&h2o_ctx);
     int64_t deadline = clock_monotonic_ns() + (int64_t)HTTP_DRAIN_MS * 1000000;
-    while (clock_monotonic_ns() < deadline && (!h2o_linklist_is_empty(&h2o_ctx.http1._conns) ||
-                                               !h2o_linklist_is_empty(&h2o_ctx.http2._conns))) {
+    while (clock_monotonic_ns() < deadline &&
+           (!h2o_linklist_is_empty(&h2o_ctx.http1._conns) ||
+            !h2o_linklist_is_empty(&h2o_ctx.http2._conns) || http__pool_inflight(srv->pool) > 0)) {
         h2o_evloop_run(h2o_ctx.loop, 100);
         batch_flush();
     }
+    http__pool_free(srv->pool, h2o_ctx.loop); /* finishes what is still queued */
+    srv->pool = NULL;
+    batch_flush();
     http__log_tick(srv, 1);
     log_msg(LOG_INFO, "stopped");
     return 0;

@@ -115,6 +115,8 @@ _Static_assert(0x626F757273650002 == 7093017072554541058, "leader lock key");
  * timer can end its session and free the leader lock. idle_session_timeout exists since
  * PostgreSQL 14, idle_in_transaction_session_timeout since 9.6. */
 #define PG_IDLE_SESSION_SQL "SET idle_session_timeout = 3000"
+/* A read connection of the server's pool: the server refuses its writes (SQLSTATE 25006). */
+#define PG_READ_ONLY_SQL "SET default_transaction_read_only = on"
 #define PG_IDLE_TX_SQL "SET idle_in_transaction_session_timeout = 4000"
 #define PG_IDLE_SESSION_VERSION_MIN 140000
 #define PG_IDLE_TX_VERSION_MIN 90600
@@ -133,6 +135,7 @@ struct pg_db {
     uint64_t session;          /* numbers the connections: 1 at open, +1 on each reset */
     uint64_t leader_session;   /* the session that holds PG_LEADER_LOCK; 0 when none does */
     int live;                  /* a serving node: sessions end when it goes quiet (above) */
+    int read_only;             /* STORE_OPEN_READ_ONLY: every session refuses writes */
     int64_t reset_after_ns;    /* monotonic time before which no reset is tried */
     char down[ERRBUF_MSG_MAX]; /* why the last reset failed */
 };
@@ -271,7 +274,17 @@ static enum err pg_setup(struct pg_db *d, struct errbuf *err)
     if (rc == ERR_OK && d->live) {
         rc = pg_setup_live(d, err);
     }
+    if (rc == ERR_OK && d->read_only) {
+        rc = pg_setup_one(d, PG_READ_ONLY_SQL, err);
+    }
     return rc;
+}
+
+static enum err pg_read_only(void *db, struct errbuf *err)
+{
+    struct pg_db *d = db;
+    d->read_only = 1;
+    return pg_setup_one(d, PG_READ_ONLY_SQL, err);
 }
 
 /* Makes sure there is a usable connection, resetting a broken one (see the file comment). */
@@ -704,6 +717,7 @@ const struct store_ops store_postgres_ops = {
     .begin_sql = PG_BEGIN_SQL,
     .leader_try = pg_leader_try,
     .leader_held = pg_leader_held,
+    .read_only = pg_read_only,
     .columns_sql = "SELECT c.table_name::text, c.column_name::text"
                    " FROM information_schema.columns AS c"
                    " JOIN information_schema.tables AS t"

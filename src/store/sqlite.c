@@ -287,6 +287,11 @@ static enum err sqlite_leader_try(void *handle, int *is_leader, struct errbuf *e
     return ERR_OK;
 }
 
+static enum err sqlite_read_only(void *handle, struct errbuf *err)
+{
+    return sqlite_exec(handle, "PRAGMA query_only = 1", err);
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .version = 1,
@@ -296,6 +301,7 @@ const struct store_ops store_sqlite_ops = {
     .query = sqlite_query,
     .begin_sql = "BEGIN IMMEDIATE",
     .leader_try = sqlite_leader_try,
+    .read_only = sqlite_read_only,
     /* Ordinary tables only: the full-text index's virtual and shadow tables are derived from
      * listing_docs and rebuilt by the target's triggers, never copied. */
     .columns_sql =

@@ -19,6 +19,12 @@ static const struct store_ops *store_backend_for(const char *uri)
     return &store_sqlite_ops;
 }
 
+int store_uri_shared(const char *uri)
+{
+    ASSERT(uri != NULL);
+    return store_backend_for(uri) != &store_sqlite_ops;
+}
+
 enum err store_open(const char *uri, struct store **out, struct errbuf *err)
 {
     return store_open_with(uri, 0, out, err);
@@ -28,7 +34,9 @@ enum err store_open_with(const char *uri, unsigned flags, struct store **out, st
 {
     ASSERT(uri != NULL);
     ASSERT(out != NULL);
-    ASSERT((flags & ~(unsigned)STORE_OPEN_NO_MIGRATE) == 0);
+    ASSERT((flags & ~(unsigned)(STORE_OPEN_NO_MIGRATE | STORE_OPEN_READ_ONLY)) == 0);
+    /* Migrating writes: a read-only connection opens a schema somebody else migrated. */
+    ASSERT(!(flags & STORE_OPEN_READ_ONLY) || (flags & STORE_OPEN_NO_MIGRATE));
     const struct store_ops *ops = store_backend_for(uri);
     if (ops == NULL) {
         return err_set(err, ERR_INVALID, "db", "no store backend for '%s'", uri);
@@ -45,6 +53,10 @@ enum err store_open_with(const char *uri, unsigned flags, struct store **out, st
     }
     if ((flags & STORE_OPEN_NO_MIGRATE) == 0) {
         rc = store_migrate(s, NULL, err);
+    }
+    if (rc == ERR_OK && (flags & STORE_OPEN_READ_ONLY)) {
+        rc = ops->read_only(s->db, err);
+        s->read_only = 1;
     }
     if (rc != ERR_OK) {
         store_close(s);
@@ -98,6 +110,9 @@ enum err store_tx_begin(struct store *s, struct errbuf *err)
 {
     ASSERT(s != NULL);
     ASSERT(s->depth >= 0);
+    if (s->read_only) {
+        return err_set(err, ERR_IO, "", "a read-only store connection opens no transaction");
+    }
     enum err rc;
     if (s->depth == 0) {
         rc = s->ops->exec(s->db, s->ops->begin_sql, err);

@@ -70,6 +70,9 @@ struct store_ops {
     /* 1 while the connection that took the leadership is still the one in use, without a
      * round trip; NULL when leadership cannot be lost (SQLite). */
     int (*leader_held)(void *db);
+    /* Makes the connection refuse every write, now and after any reconnect (PostgreSQL's
+     * default_transaction_read_only, SQLite's query_only). */
+    enum err (*read_only)(void *db, struct errbuf *err);
     /* A query of two text columns, (table, column), naming every column of every table of
      * the schema, each table's columns in their order. */
     const char *columns_sql;
@@ -99,6 +102,9 @@ const char *store_backend_name(const struct store *s);
 enum store_open_flags {
     /* Leave the schema as it is (`bourse db status`, the source of `bourse db copy`). */
     STORE_OPEN_NO_MIGRATE = 1 << 0,
+    /* A connection that only reads (the server's read pool): the database refuses its writes
+     * and store_tx_begin refuses to open a transaction (ERR_IO). */
+    STORE_OPEN_READ_ONLY = 1 << 1,
 };
 
 /* store_open with flags (enum store_open_flags); the same errors. */
@@ -626,6 +632,8 @@ enum err store_idem_purge(struct store *s, int64_t before_ms, size_t max, int64_
 /* 1 when other processes may share the database (PostgreSQL), so that a node must exchange
  * its rate-limit counters with them; 0 for SQLite, which one process holds. Cannot fail. */
 int store_shared(const struct store *s);
+/* store_shared of the store that uri would open, before opening it. */
+int store_uri_shared(const char *uri);
 
 /*
  * One node's admitted requests in one exchange round, as stored in rate_usage: `counts` is

@@ -9,7 +9,8 @@
 struct store {
     const struct store_ops *ops;
     void *db;
-    int depth; /* transaction nesting: 0 = none, 1 = real transaction, >1 = savepoints */
+    int depth;     /* transaction nesting: 0 = none, 1 = real transaction, >1 = savepoints */
+    int read_only; /* STORE_OPEN_READ_ONLY */
 };
 
 struct store_migration {

@@ -67,8 +67,9 @@ const char *err_name(enum err code)
 /* ---- memory ---- */
 
 #ifdef BOURSE_TEST
-static long mem_fail_at;
-static long mem_count;
+/* Per thread: the server's read pool allocates on other threads than a test's. */
+static _Thread_local long mem_fail_at;
+static _Thread_local long mem_count;
 
 void mem_fail_after(long n)
 {

@@ -510,6 +510,39 @@ static void test_store__pg_lost_connection(void **state)
     assert_int_equal(count_events(s), 2);
 }
 
+/* The server's read pool: a read-only connection reads what the writer committed at once, and
+ * refuses every write (the database's 25006, and store_tx_begin itself), also after it
+ * reconnects; nothing it tried is stored. */
+static void test_store__pg_read_only(void **state)
+{
+    NEED_PG();
+    struct store *r = NULL;
+    struct errbuf err;
+    errbuf_init(&err);
+    assert_int_equal(
+        store_open_with(fx.url, STORE_OPEN_NO_MIGRATE | STORE_OPEN_READ_ONLY, &r, &err), ERR_OK);
+    assert_int_equal(store_meta_put(fx.s, "seen", "1", NULL), ERR_OK);
+    char *v = NULL;
+    assert_int_equal(store_meta_get(r, "seen", &v, NULL), ERR_OK);
+    assert_string_equal(v, "1");
+    mem_free(v);
+    assert_int_equal(store_tx_begin(r, &err), ERR_IO);
+    assert_non_null(strstr(err.msg, "read-only"));
+    assert_int_equal(store_tx_depth(r), 0);
+    for (int round = 0; round < 2; round++) {
+        errbuf_init(&err);
+        assert_int_not_equal(store_meta_put(r, "written", "1", &err), ERR_OK);
+        assert_non_null(strstr(err.msg, "read-only"));
+        v = NULL;
+        assert_int_equal(store_meta_get(fx.s, "written", &v, NULL), ERR_NOT_FOUND);
+        kill_connection(); /* the next statement reconnects: the setting must come back */
+        assert_int_equal(store_meta_get(r, "seen", &v, NULL), ERR_OK);
+        mem_free(v);
+    }
+    assert_int_equal(count_events(fx.s), 0);
+    store_close(r);
+}
+
 static int leader(struct store *s)
 {
     int is_leader = -1;
@@ -652,6 +685,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store__pg_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__pg_lost_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__pg_leader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store__pg_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__pg_copy_from_sqlite, setup, teardown),
     };
     log_set_level(LOG_ERROR);

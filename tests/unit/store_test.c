@@ -258,6 +258,36 @@ static void test_store__leader_sqlite(void **state)
 }
 
 /* Status of a never-migrated, a migrated and a filled database. */
+/* A read-only connection (the server's read pool; on SQLite only tools would open one, as
+ * the server holds its file exclusively) reads, and refuses every write. */
+static void test_store__read_only(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/bourse-store-ro-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    struct store *s = NULL;
+    assert_int_equal(store_open(path, &s, NULL), ERR_OK);
+    assert_int_equal(store_meta_put(s, "seen", "1", NULL), ERR_OK);
+    store_close(s);
+    struct errbuf err;
+    errbuf_init(&err);
+    assert_int_equal(store_open_with(path, STORE_OPEN_NO_MIGRATE | STORE_OPEN_READ_ONLY, &s, &err),
+                     ERR_OK);
+    char *v = NULL;
+    assert_int_equal(store_meta_get(s, "seen", &v, NULL), ERR_OK);
+    assert_string_equal(v, "1");
+    mem_free(v);
+    assert_int_equal(store_tx_begin(s, &err), ERR_IO);
+    assert_int_equal(store_tx_depth(s), 0);
+    assert_int_not_equal(store_meta_put(s, "written", "1", NULL), ERR_OK);
+    assert_int_equal(store_meta_get(s, "written", &v, NULL), ERR_NOT_FOUND);
+    assert_int_equal(count_events(s), 0);
+    store_close(s);
+    unlink(path);
+}
+
 static void test_store__status(void **state)
 {
     (void)state;
@@ -294,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_store__copy_knows_every_table),
         cmocka_unit_test(test_store__leader_sqlite),
         cmocka_unit_test(test_store__status),
+        cmocka_unit_test(test_store__read_only),
     };
     log_set_level(LOG_ERROR);
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
