@@ -979,6 +979,17 @@ enum err core_dispute_decide(struct core *c, const struct core_principal *who, c
 enum err core_contract_sweep(struct core *c, int64_t now_ms, size_t max, size_t *done,
                              struct errbuf *err);
 
+/*
+ * When the contract's licence to use the data ends (core/contract_term.c): its activation
+ * plus the document's licence term_days, or the end of a subscription's last period when
+ * that comes first. *end_ms is 0 for a contract never activated. No state records an ended
+ * term (the clock moves contracts by their payment deadlines), so whoever grants a use of the
+ * data compares this with the time at each use. ERR_CORRUPT when the stored document does
+ * not parse or holds no valid term.
+ */
+enum err core_contract_licence_end(const struct store_contract *k, int64_t *end_ms,
+                                   struct errbuf *err);
+
 /* Verifies a countersignature offline: the statement the exchange signed for a contract is
  * CORE_COUNTERSIGN_VERSION's canonical JSON (docs/contract-format.md), written into out
  * (cap bytes) by core_contract_countersign_statement. ERR_LIMIT when out is too small. */

@@ -554,11 +554,14 @@ struct delivery_contract {
     char revision_id[ID_MAX];
     char state[STORE_KIND_MAX];    /* "active" and "delivered" allow downloads */
     char delivery[STORE_KIND_MAX]; /* the delivery mode: "file" allows downloads */
+    int64_t licence_end_ms;        /* no downloads from then on (core_contract_licence_end) */
 };
 
-/* ERR_OK when the contract allows file deliveries now, else ERR_BAD_STATE (field "contract")
- * saying why. Cannot fail otherwise. */
-enum err delivery_contract_allows(const struct delivery_contract *k, struct errbuf *err);
+/* ERR_OK when the contract allows file deliveries at now_ms (its state, its mode, and its
+ * licence term not ended), else ERR_BAD_STATE (field "contract") saying why. Cannot fail
+ * otherwise. */
+enum err delivery_contract_allows(const struct delivery_contract *k, int64_t now_ms,
+                                  struct errbuf *err);
 
 /*
  * Mints a download token for the contract's buyer: who must be the buyer, the contract must

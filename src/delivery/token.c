@@ -4,9 +4,9 @@
  * A token is a bearer secret in a URL path, so it is short-lived, scoped to exactly one
  * (contract, revision, object, buyer), and stored only as a keyed hash (BLAKE2b under a key
  * derived from the master key), as API keys are. Whether the contract still allows delivery
- * is asked again at every download, so that a contract's expiry, cancellation or revocation
- * stops deliveries at once whatever tokens are out. The contract lifecycle is core's: callers
- * read the contract and hand its facts here.
+ * is asked again at every download, so that a contract's expiry, cancellation or revocation,
+ * or the end of its licence term, stops deliveries at once whatever tokens are out. The contract
+ * lifecycle is core's: callers read the contract and hand its facts here.
  */
 #include "util/compat.h"
 #include "delivery/delivery.h"
@@ -49,7 +49,8 @@ static int token_well_formed(const char *secret)
     return 1;
 }
 
-enum err delivery_contract_allows(const struct delivery_contract *k, struct errbuf *err)
+enum err delivery_contract_allows(const struct delivery_contract *k, int64_t now_ms,
+                                  struct errbuf *err)
 {
     if (strcmp(k->state, "active") != 0 && strcmp(k->state, "delivered") != 0) {
         return err_set(err, ERR_BAD_STATE, "contract",
@@ -59,6 +60,14 @@ enum err delivery_contract_allows(const struct delivery_contract *k, struct errb
     if (strcmp(k->delivery, "file") != 0) {
         return err_set(err, ERR_BAD_STATE, "contract",
                        "contract '%s' is delivered by %s, not as a file", k->id, k->delivery);
+    }
+    /* The state lags an ended term until the contract clock moves the contract (or never
+     * moves it: an undelivered single payment stays active), so the time decides here. */
+    if (now_ms >= k->licence_end_ms) {
+        char at[CLOCK_RFC3339_LEN];
+        clock_format_rfc3339(k->licence_end_ms, at);
+        return err_set(err, ERR_BAD_STATE, "contract",
+                       "the licence term of contract '%s' ended at %s", k->id, at);
     }
     return ERR_OK;
 }
@@ -91,7 +100,7 @@ static enum err mint_object(struct delivery_custody *d, const struct delivery_co
 }
 
 static enum err mint_checks(const struct delivery_actor *who, const struct delivery_contract *k,
-                            int64_t ttl_ms, struct errbuf *err)
+                            int64_t ttl_ms, int64_t now_ms, struct errbuf *err)
 {
     if (strcmp(who->id, k->buyer_id) != 0 || !who->active) {
         return err_set(err, ERR_FORBIDDEN, "contract",
@@ -102,7 +111,7 @@ static enum err mint_checks(const struct delivery_actor *who, const struct deliv
                        (long long)(DELIVERY_TOKEN_TTL_MIN_MS / 1000),
                        (long long)(DELIVERY_TOKEN_TTL_MAX_MS / 1000));
     }
-    return delivery_contract_allows(k, err);
+    return delivery_contract_allows(k, now_ms, err);
 }
 
 enum err delivery_token_mint(struct delivery_custody *d, const struct delivery_actor *who,
@@ -113,7 +122,8 @@ enum err delivery_token_mint(struct delivery_custody *d, const struct delivery_a
     ASSERT(d != NULL && who != NULL && k != NULL && out != NULL && secret != NULL);
     memset(out, 0, sizeof(*out));
     ttl_ms = ttl_ms == 0 ? DELIVERY_TOKEN_TTL_DEFAULT_MS : ttl_ms;
-    enum err rc = mint_checks(who, k, ttl_ms, err);
+    int64_t now = clock_now(d->clock);
+    enum err rc = mint_checks(who, k, ttl_ms, now, err);
     struct store_object o;
     if (rc == ERR_OK) {
         rc = mint_object(d, k, object_id, &o, err);
@@ -135,7 +145,7 @@ enum err delivery_token_mint(struct delivery_custody *d, const struct delivery_a
     snprintf(out->revision_id, sizeof(out->revision_id), "%s", k->revision_id);
     snprintf(out->object_id, sizeof(out->object_id), "%s", o.id);
     snprintf(out->buyer_id, sizeof(out->buyer_id), "%s", k->buyer_id);
-    out->created_ms = clock_now(d->clock);
+    out->created_ms = now;
     out->expires_ms = out->created_ms + ttl_ms;
     char expires[CLOCK_RFC3339_LEN];
     clock_format_rfc3339(out->expires_ms, expires);
@@ -217,7 +227,7 @@ static enum err token_judge(const struct store_download_token *t, const char *ca
         *verdict = DELIVERY_TOKEN_FOREIGN;
         return err_set(err, ERR_FORBIDDEN, "token", "this download token belongs to another buyer");
     }
-    if (k != NULL && delivery_contract_allows(k, err) != ERR_OK) {
+    if (k != NULL && delivery_contract_allows(k, now_ms, err) != ERR_OK) {
         *verdict = DELIVERY_TOKEN_CONTRACT;
         return ERR_BAD_STATE;
     }

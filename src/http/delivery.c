@@ -453,7 +453,8 @@ enum err http__object_content(struct http_server *srv, struct http_request *req,
 
 /* ---- download tokens ---- */
 
-/* What the contract store says of a contract, for custody. */
+/* What the contract store says of a contract, for custody, with the end of its licence term
+ * (core's reading of the signed document). */
 static enum err contract_read(void *ctx, const char *contract_id, struct delivery_contract *out,
                               struct errbuf *err)
 {
@@ -465,6 +466,9 @@ static enum err contract_read(void *ctx, const char *contract_id, struct deliver
     enum err rc = store_contract_get(srv->core.store, contract_id, k, err);
     if (rc == ERR_OK) {
         memset(out, 0, sizeof(*out));
+        rc = core_contract_licence_end(k, &out->licence_end_ms, err);
+    }
+    if (rc == ERR_OK) {
         snprintf(out->id, sizeof(out->id), "%s", k->id);
         snprintf(out->buyer_id, sizeof(out->buyer_id), "%s", k->buyer_id);
         snprintf(out->revision_id, sizeof(out->revision_id), "%s", k->revision_id);

@@ -95,6 +95,8 @@ cp "$T_TMP/c2" "$T_TMP/corrupt"; printf 'X' | dd of="$T_TMP/corrupt" bs=1 seek=5
 refused "a corrupt chunk" "$UPL" 400 Chunk-SHA256 invalid \
     put_chunk "$UPL" 2 "$T_TMP/corrupt" "$(sha256sum "$T_TMP/c2" | cut -d' ' -f1)"
 refused "a short chunk" "$UPL" 400 body invalid put_chunk "$UPL" 2 "$T_TMP/short"
+{ cat "$T_TMP/c2"; printf 'X'; } >"$T_TMP/long"
+refused "a chunk longer than chunk_size" "$UPL" 400 body invalid put_chunk "$UPL" 2 "$T_TMP/long"
 refused "a chunk out of range" "$UPL" 400 n invalid put_chunk "$UPL" 9 "$T_TMP/c2"
 refused "a malformed digest" "$UPL" 400 Chunk-SHA256 invalid put_chunk "$UPL" 2 "$T_TMP/c2" xyz
 refused "another provider's chunk" "$UPL" 404 id not-found put_chunk "$UPL" 2 "$T_TMP/c2" "" "$P2KEY"

@@ -8,7 +8,9 @@
 # JSON Lines) and names buyer 1's contract within the bound, not buyer 2's; the original and a
 # file from no buyer name nobody; an opaque file's exact copy names its contract. Refusals: a
 # declaration after a copy exists, a bad declaration, a download after settlement or a dispute,
-# a trace by a buyer; each with its problem and nothing changed.
+# a trace by a buyer; tokens expired, revoked, presented with another buyer's key, asked for
+# another buyer's contract, another revision's object or a contract not (or no longer)
+# delivering, and a dispute resolved by refund; each with its problem and nothing changed.
 . "$(dirname "$0")/lib.sh"
 start_server
 B=$BOURSE_BIN
@@ -55,6 +57,7 @@ cert "$BUY2" trading
 party regulator '上海市数据局' REG
 party service_firm '上海数据质量评估中心' QFIRM quality
 party service_firm '广东广和律师事务所' CFIRM compliance
+party service_firm '上海仲裁委员会' ARB arbitration
 echo "报告 report" >"$T_TMP/report.pdf"
 req POST /v1/fee-schedules '{"name":"standard","kind":"percentage","currency":"CNY","rate_bp":250,"minimum":100}'
 [ "$STATUS" = 201 ] || bail "fee schedule: $(cat "$BODY_FILE")"
@@ -149,6 +152,10 @@ is "$(jbody '[.items[] | select(.type == "object.fingerprint_declared")] | lengt
 # --- two buyers, two copies ------------------------------------------------------------------------------
 K1=$(buy BUY1)
 K2=$(buy BUY2)
+# A token of the shortest life (60 s), checked once it has expired at the end of the script.
+req POST "/v1/contracts/$K2/download-tokens" '{"ttl_seconds":60}' "$BUY2_KEY"
+is "$STATUS" 201 "a one-minute token"
+SHORT=$(jbody .secret) SHORT_DONE=$(($(date +%s) + 62))
 req GET "/v1/contracts/$K1" "" "$BUY1_KEY"
 is "$(jbody .state)" active "buyer 1's contract is active"
 fetch BUY1 "$K1" "$T_TMP/copy1.csv"
@@ -182,6 +189,17 @@ PY
 is "$(cat "$T_TMP/diff.out")" "0 True" "the copies differ only in declared cells, within tolerance"
 "$B" --key "$BUY1_KEY" download "$TOK1" -o "$T_TMP/copy1b.csv" >/dev/null 2>&1
 ok "a second download serves the same copy" cmp "$T_TMP/copy1.csv" "$T_TMP/copy1b.csv"
+refused "buyer 1's token with buyer 2's API key" 403 token download-token-foreign \
+    req GET "/v1/downloads/$TOK1" "" "$BUY2_KEY"
+refused "a token on buyer 2's contract asked by buyer 1" 404 id not-found \
+    req POST "/v1/contracts/$K2/download-tokens" '{}' "$BUY1_KEY"
+req POST "/v1/contracts/$K2/download-tokens" '{}' "$BUY2_KEY"
+RTOK=$(jbody .id) RSECRET=$(jbody .secret)
+refused "revoking another buyer's token" 404 id not-found req DELETE "/v1/download-tokens/$RTOK" "" "$BUY1_KEY"
+req DELETE "/v1/download-tokens/$RTOK" "" "$BUY2_KEY"
+is "$STATUS,$(jbody '.revoked_at != null')" "200,true" "buyer 2 revokes a token"
+refused "a revoked token" 403 token download-token-revoked req GET "/v1/downloads/$RSECRET" "" -
+refused "revoking it again" 409 id wrong-state req DELETE "/v1/download-tokens/$RTOK" "" "$BUY2_KEY"
 STATUS=$(curl -s -o "$T_TMP/part" -w '%{http_code}' -H 'Range: bytes=100-199' "$BOURSE_URL/v1/downloads/$TOK1")
 is "$STATUS" 206 "a Range request on the copy"
 ok "serves the copy's bytes" cmp "$T_TMP/part" <(tail -c +101 "$T_TMP/copy1.csv" | head -c 100)
@@ -197,6 +215,8 @@ req GET "/v1/contracts/$K1" "" "$BUY1_KEY"
 is "$(jbody .state)" settled "buyer 1 accepts the delivery and the contract settles"
 refused "a download after the contract settled" 409 contract contract-not-deliverable \
     req GET "/v1/downloads/$TOK1" "" -
+refused "a new token after the contract settled" 409 contract wrong-state \
+    req POST "/v1/contracts/$K1/download-tokens" '{}' "$BUY1_KEY"
 
 # --- traces --------------------------------------------------------------------------------------------------
 python3 - "$T_TMP/copy1.csv" "$T_TMP/leak.jsonl" <<'PY'
@@ -256,6 +276,11 @@ is "$(echo "$OUT" | jq -r .format)" opaque "an opaque object"
 refused "a declaration on an opaque object" 400 format invalid \
     req PUT "/v1/objects/$OBJ2/fingerprint" "$(cat "$T_TMP/decl.json")" "$PROV_KEY"
 K3=$(buy BUY2)
+refused "a token for an object of another revision" 400 object_id invalid \
+    req POST "/v1/contracts/$K3/download-tokens" "{\"object_id\":\"$OBJ\"}" "$BUY2_KEY"
+UNSIGNED=$("$B" --key "$BUY1_KEY" --json order place "$LST" | jq -r .contract_id)
+refused "a token for a contract not yet signed" 409 contract wrong-state \
+    req POST "/v1/contracts/$UNSIGNED/download-tokens" '{}' "$BUY1_KEY"
 fetch BUY2 "$K3" "$T_TMP/report.got"
 ok "the opaque file is served as is" cmp "$T_TMP/report.got" "$T_TMP/report.bin"
 OUT=$("$B" --key "$OPKEY" --json trace "$T_TMP/report.got")
@@ -263,8 +288,22 @@ is "$(echo "$OUT" | jq -r '[.named[] | .contract_id + ":" + .match] | join(",")'
 K4=$(buy BUY1)
 TOKEN=$("$B" --key "$BUY1_KEY" --json download-token create "$K4" | jq -r .secret)
 req POST "/v1/contracts/$K4/disputes" '{"statement":"the report is not what was described"}' "$BUY1_KEY"
-[ "$STATUS" = 201 ] || req GET "/v1/contracts/$K4" "" "$BUY1_KEY"
+is "$STATUS" 201 "buyer 1 opens a dispute"
+DSP=$(jbody .id)
 refused "a download after the contract went to dispute" 409 contract contract-not-deliverable \
     req GET "/v1/downloads/$TOKEN" "" -
+req POST "/v1/disputes/$DSP/assign" "{\"arbitrator\":\"$ARB\"}"
+is "$STATUS" 200 "the operator assigns an arbitrator"
+req POST "/v1/disputes/$DSP/decision" '{"decision":"refund","reason":"not as described"}' "$ARB_KEY"
+is "$STATUS" 200 "who refunds the buyer"
+req GET "/v1/contracts/$K4" "" "$BUY1_KEY"
+is "$(jbody .state)" resolved "the contract is resolved"
+refused "a download after the refund" 409 contract contract-not-deliverable req GET "/v1/downloads/$TOKEN" "" -
+refused "a new token after the refund" 409 contract wrong-state \
+    req POST "/v1/contracts/$K4/download-tokens" '{}' "$BUY1_KEY"
+
+# --- the one-minute token, expired ---------------------------------------------------------------------------
+while [ "$(date +%s)" -lt "$SHORT_DONE" ]; do sleep 1; done
+refused "an expired token" 403 token download-token-expired req GET "/v1/downloads/$SHORT" "" -
 
 done_testing

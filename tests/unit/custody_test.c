@@ -910,6 +910,7 @@ static struct delivery_contract contract_of(struct fixture *f, const char *state
     memcpy(k.revision_id, f->revision, ID_MAX);
     snprintf(k.state, sizeof(k.state), "%s", state);
     snprintf(k.delivery, sizeof(k.delivery), "%s", mode);
+    k.licence_end_ms = f->clock_state.now_ms + (int64_t)365 * 86400000; /* a year's licence */
     return k;
 }
 
@@ -964,6 +965,7 @@ static void test_custody__tokens(void **state)
            "ttl_seconds");
     expect(delivery_token_mint(&f->d, &buyer, &k, "obj_aaaaaaaaaaaaaaaaaaaa", 0, &t, secret, &err),
            ERR_NOT_FOUND, &err, "object_id");
+    assert_int_equal(events(f), before);
     /* An object of another revision is not this contract's. */
     const char *v1 = "x,y\n1,2\n3,4\n";
     char sha[STORE_HASH_HEX_MAX];
@@ -1004,6 +1006,21 @@ static void test_custody__tokens(void **state)
     contract_now = contract_of(f, "cancelled", "file");
     assert_int_equal(check(f, secret, NULL, now, &seen, &err), DELIVERY_TOKEN_CONTRACT);
     assert_string_equal(err.field, "contract");
+    /* The licence term ends while the state still says active: refused from its end on, and
+     * no token is minted (nothing logged). */
+    contract_now = k;
+    contract_now.licence_end_ms = now + 1;
+    assert_int_equal(check(f, secret, NULL, now, &seen, &err), DELIVERY_TOKEN_VALID);
+    assert_int_equal(check(f, secret, NULL, now + 1, &seen, &err), DELIVERY_TOKEN_CONTRACT);
+    assert_string_equal(err.field, "contract");
+    bad = k;
+    bad.licence_end_ms = f->clock_state.now_ms;
+    before = events(f);
+    struct store_download_token t2;
+    char secret2[DELIVERY_TOKEN_MAX];
+    expect(delivery_token_mint(&f->d, &buyer, &bad, NULL, 0, &t2, secret2, &err), ERR_BAD_STATE,
+           &err, "contract");
+    assert_int_equal(events(f), before);
     contract_now = k;
     /* Revocation: someone else's is not found; the buyer's works once. */
     expect(delivery_token_revoke(&f->d, &prov, t.id, &seen, &err), ERR_NOT_FOUND, &err, "id");
