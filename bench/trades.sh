@@ -12,8 +12,12 @@
 #              indexes and durability (WAL, synchronous=FULL), ROWS_PER_COMMIT rows per
 #              commit, from memory: no HTTP, no JSON, no rules, no signatures.
 #
+# With PG=1 the server runs on PostgreSQL instead (a private cluster of scripts/pg.sh in
+# PG_DIR, default build/pg-bench-trades, stopped at exit; the server's default --db-pool), and
+# the ceiling line is left out: bench/ledger.sh compares the ledger with plain SQL (pgbench).
+#
 # Usage: bench/trades.sh [trades] [concurrency] [buyers]
-# Env: BOURSE_BIN (default build/bourse). The target is 2,000 complete trades/s.
+# Env: BOURSE_BIN (default build/bourse), PG=1, PG_DIR. The target is 2,000 complete trades/s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TRADES=${1:-3000}
@@ -23,9 +27,15 @@ TARGET=2000
 make -s all build/bench/trades_bench >/dev/null
 export BOURSE_BIN=${BOURSE_BIN:-$PWD/build/bourse}
 unset BOURSE_TEST_PG
+PG_DIR=${PG_DIR:-build/pg-bench-trades}
+if [ "${PG:-0}" = 1 ]; then
+    BOURSE_TEST_PG_URL=$(./scripts/pg.sh start "$PG_DIR") || exit 1
+    export BOURSE_TEST_PG=1 BOURSE_TEST_PG_URL
+fi
 # lib.sh gives the e2e helpers (a server in a temporary directory, req, entity applications)
-# and removes the directory at exit.
+# and removes the directory (and on PostgreSQL the database) at exit.
 . tests/e2e/lib.sh
+[ "${PG:-0}" = 1 ] && at_exit "./scripts/pg.sh stop $PG_DIR >/dev/null 2>&1"
 start_server --rate-limit 0
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -85,7 +95,7 @@ for i in $(seq 1 "$NBUYERS"); do
     echo "${!key_var} $T_TMP/BUY$i.key" >>"$T_TMP/buyers"
 done
 
-echo "# $(date -u +%FT%TZ)  $(uname -sr)  cpus=$(nproc)  $TRADES trades, $CONC at once, $NBUYERS buyers, server pid $SERVER_PID"
+echo "# $(date -u +%FT%TZ)  $(uname -sr)  cpus=$(nproc)  $TRADES trades, $CONC at once, $NBUYERS buyers, server pid $SERVER_PID, store $(curl -sf "$BOURSE_URL/healthz" | jq -r '"\(.store), \(.db_pool) connection(s)"')"
 build/bench/trades_bench run "$BOURSE_URL" "$LISTING" "$PROV_KEY" "$T_TMP/PROV.key" \
     "$T_TMP/buyers" "$TRADES" "$CONC" >"$T_TMP/run.out" || bail "trade run failed"
 # The server's own CPU time (user + system) over the whole run, setup included: on a shared
@@ -95,6 +105,14 @@ CPU_US=$(awk -v t="$TICKS" -v hz="$(getconf CLK_TCK)" -v n="$TRADES" 'BEGIN{prin
 TPS=$(awk '$1=="trades_per_s"{print $2}' "$T_TMP/run.out")
 RPS=$(awk '$1=="requests_per_s"{print $2}' "$T_TMP/run.out")
 stop_server || bail "server did not stop cleanly"
+if [ "${PG:-0}" = 1 ]; then
+    "$BOURSE_BIN" ledger check --db "$BOURSE_DB" >/dev/null || bail "ledger check failed after the run"
+    printf "%-58s %10s /s\n" "bourse on PostgreSQL: complete trades (6 HTTP requests each)" "$TPS"
+    printf "%-58s %10s /s\n" "bourse: HTTP requests" "$RPS"
+    printf "%-58s %10s us\n" "bourse: server CPU per trade (user+system, one core)" "$CPU_US"
+    printf "%-58s %10s\n" "ratio bourse/target $TARGET" "$(ratio "$TPS" "$TARGET")"
+    exit 0
+fi
 "$BOURSE_BIN" ledger check --data "$T_DATA" >/dev/null || bail "ledger check failed after the run"
 # The ceiling commits as often as the server could at best: once per CONC trades' rows (every
 # trade in flight finishing a step in one group commit).
