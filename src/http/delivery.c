@@ -453,17 +453,14 @@ enum err http__object_content(struct http_server *srv, struct http_request *req,
 
 /* ---- download tokens ---- */
 
-/* What the contract store says of a contract, for custody, with the end of its licence term
- * (core's reading of the signed document). */
-static enum err contract_read(void *ctx, const char *contract_id, struct delivery_contract *out,
-                              struct errbuf *err)
+enum err http__contract_facts(struct store *s, const char *contract_id,
+                              struct delivery_contract *out, struct errbuf *err)
 {
-    struct http_server *srv = ctx;
     struct store_contract *k = mem_alloc(sizeof(*k));
     if (k == NULL) {
         return err_set(err, ERR_NOMEM, "", "out of memory reading a contract");
     }
-    enum err rc = store_contract_get(srv->core.store, contract_id, k, err);
+    enum err rc = store_contract_get(s, contract_id, k, err);
     if (rc == ERR_OK) {
         memset(out, 0, sizeof(*out));
         rc = core_contract_licence_end(k, &out->licence_end_ms, err);
@@ -477,6 +474,13 @@ static enum err contract_read(void *ctx, const char *contract_id, struct deliver
     }
     mem_free(k);
     return rc;
+}
+
+static enum err contract_read(void *ctx, const char *contract_id, struct delivery_contract *out,
+                              struct errbuf *err)
+{
+    struct http_server *srv = ctx;
+    return http__contract_facts(srv->core.store, contract_id, out, err);
 }
 
 /* POST /v1/contracts/{id}/download-tokens [{object_id?, ttl_seconds?}] */

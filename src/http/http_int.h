@@ -146,6 +146,12 @@ http_handler_fn http__object_fingerprint, http__trace;
  * contract's provider (the exchange delivers on its behalf); failures are logged. */
 void http__copy_delivered(struct http_server *srv, const struct store_download_token *tok,
                           const struct store_object *copy);
+/* What the contract store says of a contract, for custody (delivery.h), with the end of its
+ * licence term (core's reading of the signed document). The store's errors, ERR_CORRUPT for
+ * a document without a term. */
+struct delivery_contract;
+enum err http__contract_facts(struct store *s, const char *contract_id,
+                              struct delivery_contract *out, struct errbuf *err);
 /* Parses --trace-fp-bound (NULL or "": DELIVERY_FP_BOUND_DEFAULT), a number in (0, 1).
  * ERR_INVALID (field "trace_fp_bound"). */
 enum err http__trace_bound_parse(const char *text, double *out, struct errbuf *err);

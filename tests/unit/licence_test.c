@@ -21,6 +21,7 @@
 #include "clearing/clearing.h"
 #include "core/core.h"
 #include "delivery/delivery.h"
+#include "http/http_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,26 +369,12 @@ static void sweep(struct fixture *f)
 
 /* ---- custody, fed the contract as the server feeds it ---- */
 
-/* The same facts src/http/delivery.c hands custody: the stored row and its licence's end. */
+/* The same facts the server hands custody (http__contract_facts). */
 static enum err contract_read(void *ctx, const char *contract_id, struct delivery_contract *out,
                               struct errbuf *err)
 {
     struct fixture *f = ctx;
-    struct store_contract *k = calloc(1, sizeof(*k));
-    enum err rc = store_contract_get(f->core.store, contract_id, k, err);
-    if (rc == ERR_OK) {
-        memset(out, 0, sizeof(*out));
-        rc = core_contract_licence_end(k, &out->licence_end_ms, err);
-    }
-    if (rc == ERR_OK) {
-        snprintf(out->id, sizeof(out->id), "%s", k->id);
-        snprintf(out->buyer_id, sizeof(out->buyer_id), "%s", k->buyer_id);
-        snprintf(out->revision_id, sizeof(out->revision_id), "%s", k->revision_id);
-        snprintf(out->state, sizeof(out->state), "%s", k->state);
-        snprintf(out->delivery, sizeof(out->delivery), "%s", k->delivery);
-    }
-    free(k);
-    return rc;
+    return http__contract_facts(f->core.store, contract_id, out, err);
 }
 
 /* The provider's file for the contract's revision. */
