@@ -50,7 +50,7 @@ $(BUILD)/tobj/%.o: %.c
 	@echo "  CC test $<"
 	@$(CC) $(TEST_CFLAGS) -c -o $@ $<
 
-$(BUILD)/unit/%: tests/unit/%.c $(TOBJS)
+$(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(TOBJS)
 	@mkdir -p $(dir $@)
 	@echo "  LD test $@"
 	@$(CC) $(TEST_CFLAGS) -o $@ $< $(TOBJS) $(PKG_LIBS) -lcmocka

@@ -11,96 +11,23 @@
 #include "core/core.h"
 #include "core/core_int.h"
 
-#include "test_support.h"
+#include "market.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#define CONTENT_HASH "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-#define DOC_HASH "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
 #define T0 ((int64_t)1795305540000) /* 2026-11-21T19:19:00Z */
 
-struct party {
-    struct core_principal who;
-    char pk[STORE_PUBKEY_MAX];
-    unsigned char sk[crypto_sign_SECRETKEYBYTES];
-};
-
 struct fixture {
-    struct test_clock_state clock_state;
-    struct test_rng_state rng_state;
-    struct clock clock;
-    struct rng rng;
-    struct core core;
-    struct core_principal operator;
-    unsigned char operator_sk[crypto_sign_SECRETKEYBYTES];
-    struct core_signer signer;
-    int party_count;
-    struct party quality, legal;
+    struct market m; /* in-memory SQLite; its firms: quality and compliance */
 };
-
-static enum err test_sign(void *ctx, const unsigned char *msg, size_t len, unsigned char sig[64],
-                          struct errbuf *err)
-{
-    (void)err;
-    crypto_sign_detached(sig, NULL, msg, len, ctx);
-    return ERR_OK;
-}
-
-static void keypair(char pk_b64[STORE_PUBKEY_MAX], unsigned char sk[crypto_sign_SECRETKEYBYTES])
-{
-    unsigned char pk[crypto_sign_PUBLICKEYBYTES];
-    crypto_sign_keypair(pk, sk);
-    sodium_bin2base64(pk_b64, STORE_PUBKEY_MAX, pk, sizeof(pk), sodium_base64_VARIANT_ORIGINAL);
-}
-
-static void expect(enum err got, enum err want, const struct errbuf *err, const char *field)
-{
-    if (got != want || (field != NULL && strcmp(err->field, field) != 0)) {
-        fail_msg("got %s (field '%s': %s), wanted %s (field '%s')", err_name(got), err->field,
-                 err->msg, err_name(want), field != NULL ? field : "");
-    }
-}
 
 static int64_t event_count(struct fixture *f)
 {
     int64_t n = -1;
-    assert_int_equal(store_event_count(f->core.store, &n, NULL), ERR_OK);
+    assert_int_equal(store_event_count(f->m.core.store, &n, NULL), ERR_OK);
     return n;
-}
-
-/* A verified entity; certs is a comma-free list of certificate types to issue, in order. */
-static void party_new(struct fixture *f, const char *kind, const char *const *certs,
-                      const char *spec, struct party *p)
-{
-    memset(p, 0, sizeof(*p));
-    keypair(p->pk, p->sk);
-    char name[64];
-    snprintf(name, sizeof(name), "数据公司 %d Data Co", ++f->party_count);
-    const char *specs[1] = {spec};
-    struct core_application app = {
-        .kind = kind,
-        .name = name,
-        .country = "DE",
-        .contact_name = "王芳",
-        .contact_email = "ops@example.de",
-        .public_key = p->pk,
-        .specialities = spec != NULL ? specs : NULL,
-        .specialities_count = spec != NULL ? 1 : 0,
-    };
-    struct store_entity e;
-    struct core_new_key key;
-    struct errbuf err;
-    errbuf_init(&err);
-    expect(core_entity_apply(&f->core, &app, &e, &key, &err), ERR_OK, &err, NULL);
-    expect(core_entity_review(&f->core, &f->operator, e.id, "verify", "checked", &e, &err), ERR_OK,
-           &err, NULL);
-    for (size_t i = 0; certs != NULL && certs[i] != NULL; i++) {
-        struct store_cert c;
-        expect(core_cert_issue(&f->core, &f->operator, e.id, certs[i], &c, &err), ERR_OK, &err,
-               NULL);
-    }
-    assert_int_equal(core_authenticate(&f->core, key.secret, &p->who, NULL), ERR_OK);
 }
 
 static const char *const seller_certs[] = {"data_provider", NULL};
@@ -110,24 +37,8 @@ static const char *const border_certs[] = {"data_provider", "trading", "cross_bo
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    f->clock_state.now_ms = T0;
-    f->clock.now_ms = test_clock_now;
-    f->clock.ctx = &f->clock_state;
-    f->rng.fill = test_rng_fill;
-    f->rng.ctx = &f->rng_state;
-    f->core.clock = &f->clock;
-    f->core.rng = &f->rng;
-    assert_int_equal(store_open(":memory:", &f->core.store, NULL), ERR_OK);
-    keypair(f->signer.public_key, f->operator_sk);
-    f->signer.sign = test_sign;
-    f->signer.ctx = f->operator_sk;
-    f->core.operator_signer = &f->signer;
-    int created = 0;
-    struct core_new_key key;
-    assert_int_equal(core_bootstrap(&f->core, f->signer.public_key, &created, &key, NULL), ERR_OK);
-    assert_int_equal(core_authenticate(&f->core, key.secret, &f->operator, NULL), ERR_OK);
-    party_new(f, "service_firm", NULL, "quality", &f->quality);
-    party_new(f, "service_firm", NULL, "compliance", &f->legal);
+    market_open(&f->m, NULL, T0);
+    market_firms_new(&f->m, "DE", 0);
     *state = f;
     return 0;
 }
@@ -135,81 +46,36 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    store_close(f->core.store);
+    market_close(&f->m);
     free(f);
     return 0;
 }
 
 /* ---- a listable revision ---- */
 
-static void assess(struct fixture *f, const struct party *prov, const char *rev, const char *kind,
-                   const struct party *firm)
-{
-    struct store_assessment a, out;
-    struct errbuf err;
-    errbuf_init(&err);
-    expect(core_assessment_request(&f->core, &prov->who, rev, kind, firm->who.id, &a, &err), ERR_OK,
-           &err, NULL);
-    json_t *r =
-        json_pack("{s:s, s:[], s:s, s:{s:s, s:i}, s:[], s:s, s:s, s:s, s:s, s:s, s:i, s:s}",
-                  "assessment_id", a.id, "conditions", "content_hash", a.content_hash, "document",
-                  "sha256", DOC_HASH, "size", 100, "findings", "firm_id", a.firm_id, "kind", a.kind,
-                  "product_id", a.product_id, "revision_id", a.revision_id, "type",
-                  "bourse/assessment-report", "v", 1, "verdict", "pass");
-    char *text = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(r);
-    unsigned char sig[crypto_sign_BYTES];
-    char sig_b64[STORE_SIGNATURE_MAX];
-    crypto_sign_detached(sig, NULL, (const unsigned char *)text, strlen(text), firm->sk);
-    sodium_bin2base64(sig_b64, sizeof(sig_b64), sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
-    expect(core_assessment_submit(&f->core, &firm->who, a.id, text, sig_b64, &out, &err), ERR_OK,
-           &err, NULL);
-    store_assessment_release(&a);
-    store_assessment_release(&out);
-    free(text);
-}
-
 /* Registers a corporate, general product; when listable, gives it what listing needs. */
-static void product_new(struct fixture *f, const struct party *prov, const char *title,
+static void product_new(struct fixture *f, const struct market_party *prov, const char *title,
                         const char *category, const char *kind, const char *description,
                         int listable, struct store_product *p, char rev[ID_MAX])
 {
-    json_t *md = json_pack(
-        "{s:s, s:s, s:s, s:s, s:[s, s], s:s, s:s, s:s, s:s, s:[{s:s, s:s}], s:{s:s, s:s, s:s, "
-        "s:{s:b}}}",
-        "kind", kind, "title", title, "description", description, "category", category, "use_cases",
-        "信贷评估", "credit scoring", "update_frequency", "monthly", "classification", "corporate",
-        "sensitivity", "general", "content_hash", CONTENT_HASH, "schema", "name", "id", "type",
-        "string", "source", "method", "collected", "legal_basis", "contracts", "processing",
-        "aggregated", "personal_information", "contained", 0);
-    assert_non_null(md);
-    struct store_revision r;
-    struct errbuf err;
-    errbuf_init(&err);
-    expect(core_product_register(&f->core, &prov->who, md, p, &r, &err), ERR_OK, &err, NULL);
-    json_decref(md);
-    snprintf(rev, ID_MAX, "%s", r.id);
-    store_revision_release(&r);
-    if (!listable) {
-        return;
-    }
-    struct store_rights right;
-    expect(core_rights_issue(&f->core, &f->operator, rev, "operation", NULL, &right, &err), ERR_OK,
-           &err, NULL);
-    assess(f, prov, rev, "quality", &f->quality);
-    assess(f, prov, rev, "compliance", &f->legal);
+    struct market_product spec = {
+        .title = title,
+        .kind = kind,
+        .category = category,
+        .description = description,
+        .use_case_en = "credit scoring",
+    };
+    market_product_new(&f->m, prov, &spec, listable, p, rev);
 }
 
 /* A listing body: fixed price in CNY, one year in CN, by API. */
 static json_t *listing_body(const char *rev, int64_t amount)
 {
-    json_t *b =
-        json_pack("{s:s, s:{s:s, s:s, s:I}, s:{s:s, s:i, s:[s], s:s, s:b, s:[s]}}", "revision_id",
-                  rev, "price", "model", "fixed", "currency", "CNY", "amount", (json_int_t)amount,
-                  "terms", "purpose", "信贷评估", "term_days", 365, "territory", "CN",
-                  "redistribution", "none", "exclusive", 0, "delivery", "api");
-    assert_non_null(b);
-    return b;
+    char price[96];
+    snprintf(price, sizeof(price),
+             "{\"model\": \"fixed\", \"currency\": \"CNY\", \"amount\": %" PRId64 "}", amount);
+    struct market_terms t = {.price = price, .delivery = "[\"api\"]"};
+    return market_listing_body(rev, &t);
 }
 
 static void set_json(json_t *root, const char *member, const char *value)
@@ -219,28 +85,15 @@ static void set_json(json_t *root, const char *member, const char *value)
     json_object_set_new(root, member, v);
 }
 
-static void list_ok(struct fixture *f, const struct party *prov, json_t *body,
-                    struct store_listing *out, size_t *matched)
-{
-    struct errbuf err;
-    errbuf_init(&err);
-    size_t m = 0;
-    expect(core_listing_create(&f->core, &prov->who, body, out, &m, &err), ERR_OK, &err, NULL);
-    json_decref(body);
-    if (matched != NULL) {
-        *matched = m;
-    }
-}
-
 /* ---- listings ---- */
 
 static void test_catalogue__listing_rules(void **state)
 {
     struct fixture *f = *state;
-    struct party prov, nocert, bank;
-    party_new(f, "provider", seller_certs, NULL, &prov);
-    party_new(f, "provider", NULL, NULL, &nocert);
-    party_new(f, "buyer", buyer_certs, NULL, &bank);
+    struct market_party prov, nocert, bank;
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &prov);
+    market_party_new(&f->m, "provider", "DE", NULL, NULL, &nocert);
+    market_party_new(&f->m, "buyer", "DE", buyer_certs, NULL, &bank);
     struct store_product p;
     char rev[ID_MAX], bare[ID_MAX];
     product_new(f, &prov, "企业用电画像", "energy", "dataset", "企业用电数据", 1, &p, rev);
@@ -294,7 +147,7 @@ static void test_catalogue__listing_rules(void **state)
         size_t m = 0;
         struct errbuf err;
         errbuf_init(&err);
-        enum err rc = core_listing_create(&f->core, &prov.who, b, &l, &m, &err);
+        enum err rc = core_listing_create(&f->m.core, &prov.who, b, &l, &m, &err);
         json_decref(b);
         if (rc != cases[i].expect ||
             (cases[i].field != NULL && strcmp(err.field, cases[i].field) != 0)) {
@@ -302,7 +155,7 @@ static void test_catalogue__listing_rules(void **state)
                      err.field, err.msg);
         }
         assert_int_equal(event_count(f), before);
-        assert_int_equal(store_tx_depth(f->core.store), 0);
+        assert_int_equal(store_tx_depth(f->m.core.store), 0);
     }
     /* Who may list, and what. */
     struct store_listing l;
@@ -310,11 +163,11 @@ static void test_catalogue__listing_rules(void **state)
     struct errbuf err;
     errbuf_init(&err);
     json_t *b = listing_body(rev, 500000);
-    expect(core_listing_create(&f->core, &nocert.who, b, &l, &m, &err), ERR_FORBIDDEN, &err, "");
-    expect(core_listing_create(&f->core, &bank.who, b, &l, &m, &err), ERR_FORBIDDEN, &err, "");
+    expect(core_listing_create(&f->m.core, &nocert.who, b, &l, &m, &err), ERR_FORBIDDEN, &err, "");
+    expect(core_listing_create(&f->m.core, &bank.who, b, &l, &m, &err), ERR_FORBIDDEN, &err, "");
     json_decref(b);
     b = listing_body(bare, 500000);
-    expect(core_listing_create(&f->core, &prov.who, b, &l, &m, &err), ERR_BAD_STATE, &err,
+    expect(core_listing_create(&f->m.core, &prov.who, b, &l, &m, &err), ERR_BAD_STATE, &err,
            "revision_id");
     assert_non_null(strstr(err.msg, "missing right operation, assessment compliance"));
     json_decref(b);
@@ -323,16 +176,16 @@ static void test_catalogue__listing_rules(void **state)
     set_json(json_object_get(b, "price"), "reserve", "100");
     json_object_del(json_object_get(b, "price"), "amount");
     set_json(json_object_get(b, "price"), "deadline", "\"2026-12-01T00:00:00Z\"");
-    expect(core_listing_create(&f->core, &prov.who, b, &l, &m, &err), ERR_INVALID, &err,
+    expect(core_listing_create(&f->m.core, &prov.who, b, &l, &m, &err), ERR_INVALID, &err,
            "terms.exclusive");
     set_json(json_object_get(b, "terms"), "exclusive", "true");
     set_json(json_object_get(b, "price"), "deadline", "\"2026-11-01T00:00:00Z\"");
-    expect(core_listing_create(&f->core, &prov.who, b, &l, &m, &err), ERR_INVALID, &err,
+    expect(core_listing_create(&f->m.core, &prov.who, b, &l, &m, &err), ERR_INVALID, &err,
            "price.deadline");
     json_decref(b);
     assert_int_equal(event_count(f), before);
     /* A good one: one event, whose index is the search document's id. */
-    list_ok(f, &prov, listing_body(rev, 500000), &l, NULL);
+    market_list(&f->m, &prov, listing_body(rev, 500000), &l, NULL);
     assert_int_equal(event_count(f), before + 1);
     assert_int_equal(l.log_index, before);
     assert_int_equal(l.docid, l.log_index);
@@ -342,7 +195,7 @@ static void test_catalogue__listing_rules(void **state)
     assert_int_equal(l.price, 500000);
     store_listing_release(&l);
     b = listing_body(rev, 400000);
-    expect(core_listing_create(&f->core, &prov.who, b, &l, &m, &err), ERR_CONFLICT, &err,
+    expect(core_listing_create(&f->m.core, &prov.who, b, &l, &m, &err), ERR_CONFLICT, &err,
            "revision_id");
     json_decref(b);
     assert_int_equal(event_count(f), before + 1);
@@ -351,10 +204,10 @@ static void test_catalogue__listing_rules(void **state)
 static void test_catalogue__cross_border_and_private_offers(void **state)
 {
     struct fixture *f = *state;
-    struct party prov, bank, other;
-    party_new(f, "provider", border_certs, NULL, &prov);
-    party_new(f, "buyer", buyer_certs, NULL, &bank);
-    party_new(f, "buyer", buyer_certs, NULL, &other);
+    struct market_party prov, bank, other;
+    market_party_new(&f->m, "provider", "DE", border_certs, NULL, &prov);
+    market_party_new(&f->m, "buyer", "DE", buyer_certs, NULL, &bank);
+    market_party_new(&f->m, "buyer", "DE", buyer_certs, NULL, &other);
     struct store_product p;
     char rev[ID_MAX];
     product_new(f, &prov, "全球专利数据 Global patents", "patents", "dataset", "USPTO, EPO", 1, &p,
@@ -363,36 +216,36 @@ static void test_catalogue__cross_border_and_private_offers(void **state)
     set_json(b, "board", "\"international\"");
     set_json(json_object_get(b, "terms"), "territory", "\"worldwide\"");
     struct store_listing l, got;
-    list_ok(f, &prov, b, &l, NULL);
+    market_list(&f->m, &prov, b, &l, NULL);
     assert_string_equal(l.board, "international");
     store_listing_release(&l);
     /* A private offer: its buyer and the provider see it; another buyer, an anonymous caller
      * (whose all-zero principal must not read as the operator) do not. */
     b = listing_body(rev, 300000);
     json_object_set_new(b, "buyers", json_pack("[s]", bank.who.id));
-    list_ok(f, &prov, b, &l, NULL);
+    market_list(&f->m, &prov, b, &l, NULL);
     assert_int_equal(l.private_offer, 1);
     struct core_principal anonymous;
     memset(&anonymous, 0, sizeof(anonymous));
-    assert_int_equal(core_listing_get(&f->core, &bank.who, l.id, &got, NULL), ERR_OK);
+    assert_int_equal(core_listing_get(&f->m.core, &bank.who, l.id, &got, NULL), ERR_OK);
     store_listing_release(&got);
-    assert_int_equal(core_listing_get(&f->core, &other.who, l.id, &got, NULL), ERR_NOT_FOUND);
-    assert_int_equal(core_listing_get(&f->core, &anonymous, l.id, &got, NULL), ERR_NOT_FOUND);
+    assert_int_equal(core_listing_get(&f->m.core, &other.who, l.id, &got, NULL), ERR_NOT_FOUND);
+    assert_int_equal(core_listing_get(&f->m.core, &anonymous, l.id, &got, NULL), ERR_NOT_FOUND);
     assert_false(core_listing_owner_view(&anonymous, &l));
     assert_true(core_listing_owner_view(&prov.who, &l));
     assert_false(core_listing_owner_view(&bank.who, &l));
     struct core_listing_search s = {.q = "专利", .price_min = -1, .price_max = -1, .limit = 10};
     struct store_listing_results r;
-    assert_int_equal(core_listing_search(&f->core, &anonymous, &s, &r, NULL), ERR_OK);
+    assert_int_equal(core_listing_search(&f->m.core, &anonymous, &s, &r, NULL), ERR_OK);
     assert_int_equal(r.total, 1);
     store_listing_results_release(&r);
-    assert_int_equal(core_listing_search(&f->core, &bank.who, &s, &r, NULL), ERR_OK);
+    assert_int_equal(core_listing_search(&f->m.core, &bank.who, &s, &r, NULL), ERR_OK);
     assert_int_equal(r.total, 2);
     store_listing_results_release(&r);
     /* The log carries hashes of a private offer, not its terms or buyers. */
     struct store_event *ev = NULL;
     size_t n = 0;
-    assert_int_equal(store_event_range(f->core.store, l.log_index, 1, &ev, &n, NULL), ERR_OK);
+    assert_int_equal(store_event_range(f->m.core.store, l.log_index, 1, &ev, &n, NULL), ERR_OK);
     assert_non_null(strstr(ev[0].leaf, "\"buyers_sha256\""));
     assert_null(strstr(ev[0].leaf, bank.who.id));
     assert_null(strstr(ev[0].leaf, "300000"));
@@ -401,15 +254,15 @@ static void test_catalogue__cross_border_and_private_offers(void **state)
     /* Delisting: its provider, once; the record stays. */
     struct errbuf err;
     errbuf_init(&err);
-    expect(core_listing_delist(&f->core, &bank.who, l.id, NULL, &got, &err), ERR_FORBIDDEN, &err,
+    expect(core_listing_delist(&f->m.core, &bank.who, l.id, NULL, &got, &err), ERR_FORBIDDEN, &err,
            "id");
-    expect(core_listing_delist(&f->core, &prov.who, l.id, "更新 update", &got, &err), ERR_OK, &err,
-           NULL);
+    expect(core_listing_delist(&f->m.core, &prov.who, l.id, "更新 update", &got, &err), ERR_OK,
+           &err, NULL);
     assert_string_equal(got.status, "delisted");
     store_listing_release(&got);
-    expect(core_listing_delist(&f->core, &prov.who, l.id, NULL, &got, &err), ERR_BAD_STATE, &err,
+    expect(core_listing_delist(&f->m.core, &prov.who, l.id, NULL, &got, &err), ERR_BAD_STATE, &err,
            "id");
-    assert_int_equal(core_listing_get(&f->core, &bank.who, l.id, &got, NULL), ERR_OK);
+    assert_int_equal(core_listing_get(&f->m.core, &bank.who, l.id, &got, NULL), ERR_OK);
     assert_string_equal(got.delist_reason, "更新 update");
     assert_string_equal(got.revision_id, rev);
     store_listing_release(&got);
@@ -419,8 +272,8 @@ static void test_catalogue__cross_border_and_private_offers(void **state)
 static void test_catalogue__reference_on_listing(void **state)
 {
     struct fixture *f = *state;
-    struct party prov;
-    party_new(f, "provider", seller_certs, NULL, &prov);
+    struct market_party prov;
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &prov);
     struct store_product p;
     char rev[ID_MAX];
     product_new(f, &prov, "企业用电画像", "energy", "dataset", "企业用电数据", 1, &p, rev);
@@ -430,34 +283,36 @@ static void test_catalogue__reference_on_listing(void **state)
     struct store_pricing_inputs out;
     struct errbuf err;
     errbuf_init(&err);
-    expect(core_pricing_inputs_set(&f->core, &prov.who, p.id, in, &out, &err), ERR_OK, &err, NULL);
+    expect(core_pricing_inputs_set(&f->m.core, &prov.who, p.id, in, &out, &err), ERR_OK, &err,
+           NULL);
     json_decref(in);
     assert_int_equal(out.version, 1);
     struct core_reference *ref = calloc(1, sizeof(*ref));
-    expect(core_price_reference(&f->core, &prov.who, p.id, NULL, 0, ref, &err), ERR_OK, &err, NULL);
+    expect(core_price_reference(&f->m.core, &prov.who, p.id, NULL, 0, ref, &err), ERR_OK, &err,
+           NULL);
     assert_true(ref->ref.corridor_available);
     assert_int_equal(ref->ref.corridor_low, 250000);
     assert_int_equal(ref->ref.corridor_high, 250000);
     assert_string_equal(ref->ref.corridor_basis, "the single method of cost");
-    expect(core_price_reference(&f->core, &prov.who, p.id, "USD", 0, ref, &err), ERR_OK, &err,
+    expect(core_price_reference(&f->m.core, &prov.who, p.id, "USD", 0, ref, &err), ERR_OK, &err,
            NULL);
     assert_false(ref->ref.corridor_available); /* the inputs are in CNY */
     free(ref);
     /* 750000 is 3x: not flagged; 750001 is. */
     struct store_listing l;
-    list_ok(f, &prov, listing_body(rev, 750000), &l, NULL);
+    market_list(&f->m, &prov, listing_body(rev, 750000), &l, NULL);
     assert_string_equal(l.price_flag, "");
     assert_int_equal(l.ref_low, 250000);
     struct store_listing d;
-    assert_int_equal(core_listing_delist(&f->core, &prov.who, l.id, NULL, &d, NULL), ERR_OK);
+    assert_int_equal(core_listing_delist(&f->m.core, &prov.who, l.id, NULL, &d, NULL), ERR_OK);
     store_listing_release(&d);
     store_listing_release(&l);
-    list_ok(f, &prov, listing_body(rev, 750001), &l, NULL);
+    market_list(&f->m, &prov, listing_body(rev, 750001), &l, NULL);
     assert_string_equal(l.price_flag, "above_reference");
-    assert_int_equal(core_listing_delist(&f->core, &prov.who, l.id, NULL, &d, NULL), ERR_OK);
+    assert_int_equal(core_listing_delist(&f->m.core, &prov.who, l.id, NULL, &d, NULL), ERR_OK);
     store_listing_release(&d);
     store_listing_release(&l);
-    list_ok(f, &prov, listing_body(rev, 83333), &l, NULL);
+    market_list(&f->m, &prov, listing_body(rev, 83333), &l, NULL);
     assert_string_equal(l.price_flag, "below_reference");
     store_listing_release(&l);
 }
@@ -467,10 +322,10 @@ static void test_catalogue__reference_on_listing(void **state)
 static void test_catalogue__search_and_matchmaking(void **state)
 {
     struct fixture *f = *state;
-    struct party prov, bank, early;
-    party_new(f, "provider", seller_certs, NULL, &prov);
-    party_new(f, "buyer", buyer_certs, NULL, &bank);
-    party_new(f, "buyer", buyer_certs, NULL, &early);
+    struct market_party prov, bank, early;
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &prov);
+    market_party_new(&f->m, "buyer", "DE", buyer_certs, NULL, &bank);
+    market_party_new(&f->m, "buyer", "DE", buyer_certs, NULL, &early);
     struct errbuf err;
     errbuf_init(&err);
     /* A demand posted before the listing that will match it. */
@@ -480,22 +335,23 @@ static void test_catalogue__search_and_matchmaking(void **state)
                   "currency", "CNY", "deadline", "2026-12-21T00:00:00Z");
     struct store_demand d;
     size_t matched = 9;
-    expect(core_demand_post(&f->core, &early.who, dj, &d, &matched, &err), ERR_OK, &err, NULL);
+    expect(core_demand_post(&f->m.core, &early.who, dj, &d, &matched, &err), ERR_OK, &err, NULL);
     assert_int_equal(matched, 0);
-    expect(core_demand_post(&f->core, &prov.who, dj, &d, &matched, &err), ERR_FORBIDDEN, &err, "");
+    expect(core_demand_post(&f->m.core, &prov.who, dj, &d, &matched, &err), ERR_FORBIDDEN, &err,
+           "");
     json_decref(dj);
     struct store_product p;
     char rev[ID_MAX];
     struct store_listing l;
     product_new(f, &prov, "企业用电画像 Enterprise electricity profile", "energy", "dataset",
                 "基于用电数据的企业画像", 1, &p, rev);
-    list_ok(f, &prov, listing_body(rev, 500000), &l, &matched);
+    market_list(&f->m, &prov, listing_body(rev, 500000), &l, &matched);
     assert_int_equal(matched, 0);
     store_listing_release(&l);
     product_new(f, &prov, "停车场实时泊位接口 Parking API", "transport", "api",
                 "上海公共停车场实时空余泊位", 1, &p, rev);
     int64_t before = event_count(f);
-    list_ok(f, &prov, listing_body(rev, 200000), &l, &matched);
+    market_list(&f->m, &prov, listing_body(rev, 200000), &l, &matched);
     assert_int_equal(matched, 1);
     assert_int_equal(event_count(f), before + 2); /* listing.created, demand.matched */
     store_listing_release(&l);
@@ -511,7 +367,7 @@ static void test_catalogue__search_and_matchmaking(void **state)
         struct core_listing_search s = {
             .q = queries[i].q, .price_min = -1, .price_max = -1, .limit = 10};
         struct store_listing_results r;
-        expect(core_listing_search(&f->core, &bank.who, &s, &r, &err), ERR_OK, &err, NULL);
+        expect(core_listing_search(&f->m.core, &bank.who, &s, &r, &err), ERR_OK, &err, NULL);
         if (r.total != queries[i].total) {
             fail_msg("'%s': %zu matches, wanted %zu", queries[i].q, r.total, queries[i].total);
         }
@@ -519,16 +375,17 @@ static void test_catalogue__search_and_matchmaking(void **state)
     }
     struct core_listing_search bad = {.q = "x", .price_min = 5, .price_max = -1, .limit = 10};
     struct store_listing_results r;
-    expect(core_listing_search(&f->core, &bank.who, &bad, &r, &err), ERR_INVALID, &err, "currency");
+    expect(core_listing_search(&f->m.core, &bank.who, &bad, &r, &err), ERR_INVALID, &err,
+           "currency");
     /* The bank's demand matches the electricity listing; both sides are told. */
     dj = json_pack("{s:s, s:s, s:s, s:{s:i, s:s}, s:s}", "text", "企业用电数据 贷款审批",
                    "category", "energy", "purpose", "贷款", "budget", "amount", 100000, "currency",
                    "CNY", "deadline", "2026-12-21T00:00:00Z");
-    expect(core_demand_post(&f->core, &bank.who, dj, &d, &matched, &err), ERR_OK, &err, NULL);
+    expect(core_demand_post(&f->m.core, &bank.who, dj, &d, &matched, &err), ERR_OK, &err, NULL);
     json_decref(dj);
     assert_int_equal(matched, 1);
     struct store_notification_page page;
-    expect(core_inbox_list(&f->core, &bank.who, "unread", NULL, 10, &page, &err), ERR_OK, &err,
+    expect(core_inbox_list(&f->m.core, &bank.who, "unread", NULL, 10, &page, &err), ERR_OK, &err,
            NULL);
     assert_int_equal(page.count, 1);
     assert_string_equal(page.items[0].type, "demand.match");
@@ -536,15 +393,15 @@ static void test_catalogue__search_and_matchmaking(void **state)
     snprintf(ntf, sizeof(ntf), "%s", page.items[0].id);
     store_notification_page_release(&page);
     struct store_notification n;
-    expect(core_inbox_read(&f->core, &prov.who, ntf, &n, &err), ERR_NOT_FOUND, &err, "id");
-    expect(core_inbox_read(&f->core, &bank.who, ntf, &n, &err), ERR_OK, &err, NULL);
+    expect(core_inbox_read(&f->m.core, &prov.who, ntf, &n, &err), ERR_NOT_FOUND, &err, "id");
+    expect(core_inbox_read(&f->m.core, &bank.who, ntf, &n, &err), ERR_OK, &err, NULL);
     assert_true(n.read_ms > 0);
-    expect(core_inbox_list(&f->core, &bank.who, "unread", NULL, 10, &page, &err), ERR_OK, &err,
+    expect(core_inbox_list(&f->m.core, &bank.who, "unread", NULL, 10, &page, &err), ERR_OK, &err,
            NULL);
     assert_int_equal(page.count, 0);
     assert_int_equal(page.unread, 0);
     store_notification_page_release(&page);
-    expect(core_inbox_list(&f->core, &prov.who, NULL, NULL, 10, &page, &err), ERR_OK, &err, NULL);
+    expect(core_inbox_list(&f->m.core, &prov.who, NULL, NULL, 10, &page, &err), ERR_OK, &err, NULL);
     assert_int_equal(page.count, 2); /* two listings matched, one demand each */
     store_notification_page_release(&page);
     /* A demand longer than a search query still matches, on its first fragments. */
@@ -556,23 +413,24 @@ static void test_catalogue__search_and_matchmaking(void **state)
                    "purpose", "贷款", "budget", "amount", 100000, "currency", "CNY", "deadline",
                    "2026-12-21T00:00:00Z");
     struct store_demand long_demand;
-    expect(core_demand_post(&f->core, &early.who, dj, &long_demand, &matched, &err), ERR_OK, &err,
+    expect(core_demand_post(&f->m.core, &early.who, dj, &long_demand, &matched, &err), ERR_OK, &err,
            NULL);
     json_decref(dj);
     assert_int_equal(matched, 1);
     /* Closing. */
-    expect(core_demand_close(&f->core, &early.who, d.id, NULL, &d, &err), ERR_FORBIDDEN, &err,
+    expect(core_demand_close(&f->m.core, &early.who, d.id, NULL, &d, &err), ERR_FORBIDDEN, &err,
            "id");
-    expect(core_demand_close(&f->core, &bank.who, d.id, "买到了", &d, &err), ERR_OK, &err, NULL);
+    expect(core_demand_close(&f->m.core, &bank.who, d.id, "买到了", &d, &err), ERR_OK, &err, NULL);
     assert_string_equal(d.status, "closed");
-    expect(core_demand_close(&f->core, &bank.who, d.id, NULL, &d, &err), ERR_BAD_STATE, &err, "id");
+    expect(core_demand_close(&f->m.core, &bank.who, d.id, NULL, &d, &err), ERR_BAD_STATE, &err,
+           "id");
 }
 
 static void test_catalogue__allocation_failures(void **state)
 {
     struct fixture *f = *state;
-    struct party prov;
-    party_new(f, "provider", seller_certs, NULL, &prov);
+    struct market_party prov;
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &prov);
     struct store_product p;
     char rev[ID_MAX];
     product_new(f, &prov, "企业用电画像", "energy", "dataset", "企业用电数据", 1, &p, rev);
@@ -583,7 +441,7 @@ static void test_catalogue__allocation_failures(void **state)
         struct store_listing l;
         size_t m = 0;
         mem_fail_after(n);
-        enum err rc = core_listing_create(&f->core, &prov.who, b, &l, &m, NULL);
+        enum err rc = core_listing_create(&f->m.core, &prov.who, b, &l, &m, NULL);
         mem_fail_after(0);
         json_decref(b);
         if (rc == ERR_OK) {
@@ -592,7 +450,7 @@ static void test_catalogue__allocation_failures(void **state)
         }
         assert_int_equal(rc, ERR_NOMEM);
         assert_int_equal(event_count(f), before);
-        assert_int_equal(store_tx_depth(f->core.store), 0);
+        assert_int_equal(store_tx_depth(f->m.core.store), 0);
     }
     assert_true(n > 1);
     assert_int_equal(event_count(f), before + 1);

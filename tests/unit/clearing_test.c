@@ -17,7 +17,7 @@
 #include "clearing/clearing.h"
 #include "clearing/clearing_int.h"
 
-#include "test_support.h"
+#include "market.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -2055,50 +2055,15 @@ static void test_clearing__simulation(void **state)
 
 /* ---- PostgreSQL ---- */
 
-static int pg_admin_exec(const char *admin, const char *sql)
-{
-    void *db = NULL;
-    struct errbuf err;
-    errbuf_init(&err);
-    enum err rc = store_postgres_ops.open(admin, &db, &err);
-    if (rc == ERR_OK) {
-        rc = store_postgres_ops.exec(db, sql, &err);
-    }
-    store_postgres_ops.close(db);
-    if (rc != ERR_OK) {
-        fprintf(stderr, "# admin: %s\n", err.msg);
-    }
-    return rc == ERR_OK;
-}
-
-/* The admin URL with its database replaced by db. */
-static void pg_url_for(const char *admin, const char *db, char *out, size_t cap)
-{
-    const char *host = strstr(admin, "://");
-    host = host != NULL ? host + 3 : admin;
-    const char *query = strchr(host, '?');
-    if (query == NULL) {
-        query = host + strlen(host);
-    }
-    const char *path = memchr(host, '/', (size_t)(query - host));
-    size_t prefix = (size_t)((path != NULL ? path : query) - admin);
-    snprintf(out, cap, "%.*s/%s%s", (int)prefix, admin, db, query);
-}
-
 static void test_clearing__postgres(void **state)
 {
     (void)state;
-    const char *admin = getenv("BOURSE_TEST_PG_URL");
-    if (admin == NULL || admin[0] == '\0') {
+    const char *admin = market_pg_admin_url();
+    if (admin == NULL) {
         skip();
     }
-    char db[64], url[1024], sql[128];
-    snprintf(db, sizeof(db), "t_clearing_%ld", (long)getpid());
-    pg_url_for(admin, db, url, sizeof(url));
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
-    assert_true(pg_admin_exec(admin, sql));
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
-    assert_true(pg_admin_exec(admin, sql));
+    char db[MARKET_PG_DB_MAX], url[MARKET_URL_MAX];
+    assert_int_equal(market_pg_db_create(admin, "clearing", db, url, sizeof(url)), ERR_OK);
     struct fixture *f = calloc(1, sizeof(*f));
     struct store *s = NULL;
     struct errbuf err;
@@ -2141,8 +2106,7 @@ static void test_clearing__postgres(void **state)
     simulate(f, test_seed, env != NULL ? atoi(env) / 4 : 1000);
     store_close(s);
     free(f);
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
-    assert_true(pg_admin_exec(admin, sql));
+    assert_int_equal(market_pg_db_drop(admin, db), ERR_OK);
 }
 
 int main(void)

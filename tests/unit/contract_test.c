@@ -18,277 +18,65 @@
 #include "core/core.h"
 #include "core/core_int.h"
 
-#include "test_support.h"
+#include "market.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#define CONTENT_HASH "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-#define DOC_HASH "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
+#define CONTENT_HASH MARKET_CONTENT_HASH
+#define DOC_HASH MARKET_DOC_HASH
 #define T0 ((int64_t)1795305540000) /* 2026-11-21T23:59:00Z */
 #define DAY ((int64_t)86400000)
 
-struct party {
-    struct core_principal who;
-    char pk[STORE_PUBKEY_MAX];
-    unsigned char sk[crypto_sign_SECRETKEYBYTES];
-};
-
 struct fixture {
-    struct test_clock_state clock_state;
-    struct test_rng_state rng_state;
-    struct clock clock;
-    struct rng rng;
-    struct core core;
-    struct clearing ledger;
-    struct core_principal operator;
-    unsigned char operator_sk[crypto_sign_SECRETKEYBYTES];
-    struct core_signer signer;
-    int party_count;
-    char pg_db[64];
-    struct party quality, legal, security, provider, buyer, broker, arbitrator, plain_firm;
+    struct market m; /* its firms: quality, compliance and security */
+    struct market_party provider, buyer, broker, arbitrator, plain_firm;
     char fixed_listing[ID_MAX], sub_listing[ID_MAX], personal_listing[ID_MAX];
     char fee_id[ID_MAX];
 };
 
-static enum err test_sign(void *ctx, const unsigned char *msg, size_t len, unsigned char sig[64],
-                          struct errbuf *err)
-{
-    (void)err;
-    crypto_sign_detached(sig, NULL, msg, len, ctx);
-    return ERR_OK;
-}
-
-static void keypair(char pk_b64[STORE_PUBKEY_MAX], unsigned char sk[crypto_sign_SECRETKEYBYTES])
-{
-    unsigned char pk[crypto_sign_PUBLICKEYBYTES];
-    crypto_sign_keypair(pk, sk);
-    sodium_bin2base64(pk_b64, STORE_PUBKEY_MAX, pk, sizeof(pk), sodium_base64_VARIANT_ORIGINAL);
-}
-
-static void expect(enum err got, enum err want, const struct errbuf *err, const char *field)
-{
-    if (got != want || (field != NULL && strcmp(err->field, field) != 0)) {
-        fail_msg("got %s (field '%s': %s), wanted %s (field '%s')", err_name(got), err->field,
-                 err->msg, err_name(want), field != NULL ? field : "");
-    }
-}
-
 static int64_t event_count(struct fixture *f)
 {
     int64_t n = -1;
-    assert_int_equal(store_event_count(f->core.store, &n, NULL), ERR_OK);
+    assert_int_equal(store_event_count(f->m.core.store, &n, NULL), ERR_OK);
     return n;
-}
-
-static void party_new(struct fixture *f, const char *kind, const char *const *certs,
-                      const char *spec, struct party *p)
-{
-    memset(p, 0, sizeof(*p));
-    keypair(p->pk, p->sk);
-    char name[64];
-    snprintf(name, sizeof(name), "数据公司 %d Data Co", ++f->party_count);
-    const char *specs[1] = {spec};
-    struct core_application app = {
-        .kind = kind,
-        .name = name,
-        .country = "DE",
-        .contact_name = "王芳",
-        .contact_email = "ops@example.de",
-        .public_key = p->pk,
-        .specialities = spec != NULL ? specs : NULL,
-        .specialities_count = spec != NULL ? 1 : 0,
-    };
-    struct store_entity e;
-    struct core_new_key key;
-    struct errbuf err;
-    errbuf_init(&err);
-    expect(core_entity_apply(&f->core, &app, &e, &key, &err), ERR_OK, &err, NULL);
-    expect(core_entity_review(&f->core, &f->operator, e.id, "verify", "checked", &e, &err), ERR_OK,
-           &err, NULL);
-    for (size_t i = 0; certs != NULL && certs[i] != NULL; i++) {
-        struct store_cert c;
-        expect(core_cert_issue(&f->core, &f->operator, e.id, certs[i], &c, &err), ERR_OK, &err,
-               NULL);
-    }
-    assert_int_equal(core_authenticate(&f->core, key.secret, &p->who, NULL), ERR_OK);
-}
-
-static void assess(struct fixture *f, const struct party *prov, const char *rev, const char *kind,
-                   const struct party *firm)
-{
-    struct store_assessment a, out;
-    struct errbuf err;
-    errbuf_init(&err);
-    expect(core_assessment_request(&f->core, &prov->who, rev, kind, firm->who.id, &a, &err), ERR_OK,
-           &err, NULL);
-    json_t *r =
-        json_pack("{s:s, s:[], s:s, s:{s:s, s:i}, s:[], s:s, s:s, s:s, s:s, s:s, s:i, s:s}",
-                  "assessment_id", a.id, "conditions", "content_hash", a.content_hash, "document",
-                  "sha256", DOC_HASH, "size", 100, "findings", "firm_id", a.firm_id, "kind", a.kind,
-                  "product_id", a.product_id, "revision_id", a.revision_id, "type",
-                  "bourse/assessment-report", "v", 1, "verdict", "pass");
-    char *text = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(r);
-    unsigned char sig[crypto_sign_BYTES];
-    char sig_b64[STORE_SIGNATURE_MAX];
-    crypto_sign_detached(sig, NULL, (const unsigned char *)text, strlen(text), firm->sk);
-    sodium_bin2base64(sig_b64, sizeof(sig_b64), sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
-    expect(core_assessment_submit(&f->core, &firm->who, a.id, text, sig_b64, &out, &err), ERR_OK,
-           &err, NULL);
-    store_assessment_release(&a);
-    store_assessment_release(&out);
-    free(text);
-}
-
-/* A listable product (personal: declares personal information) and its listing. */
-static void listed_product(struct fixture *f, const char *title, int personal, const char *price,
-                           char listing[ID_MAX])
-{
-    json_t *md = json_pack(
-        "{s:s, s:s, s:s, s:s, s:[s], s:s, s:s, s:s, s:s, s:[{s:s, s:s}], s:{s:s, s:s, s:s}}",
-        "kind", "dataset", "title", title, "description", "企业用电数据", "category", "energy",
-        "use_cases", "信贷评估", "update_frequency", "monthly", "classification",
-        personal ? "personal" : "corporate", "sensitivity", "general", "content_hash", CONTENT_HASH,
-        "schema", "name", "id", "type", "string", "source", "method", "collected", "legal_basis",
-        "contracts", "processing", "aggregated");
-    json_t *pi = personal ? json_pack("{s:b, s:s, s:s}", "contained", 1, "basis", "consent",
-                                      "evidence", "signed consent forms, archive 2026-11")
-                          : json_pack("{s:b}", "contained", 0);
-    json_object_set_new(json_object_get(md, "source"), "personal_information", pi);
-    struct store_product p;
-    struct store_revision r;
-    struct errbuf err;
-    errbuf_init(&err);
-    expect(core_product_register(&f->core, &f->provider.who, md, &p, &r, &err), ERR_OK, &err, NULL);
-    json_decref(md);
-    char rev[ID_MAX];
-    snprintf(rev, sizeof(rev), "%s", r.id);
-    store_revision_release(&r);
-    struct store_rights right;
-    expect(core_rights_issue(&f->core, &f->operator, rev, "operation", NULL, &right, &err), ERR_OK,
-           &err, NULL);
-    assess(f, &f->provider, rev, "quality", &f->quality);
-    assess(f, &f->provider, rev, "compliance", &f->legal);
-    if (personal) {
-        assess(f, &f->provider, rev, "security", &f->security);
-    }
-    json_t *body =
-        json_pack("{s:s, s:{s:s, s:i, s:[s], s:s, s:b, s:[s, s]}}", "revision_id", rev, "terms",
-                  "purpose", "信贷评估 credit scoring", "term_days", 365, "territory", "CN",
-                  "redistribution", "none", "exclusive", 0, "delivery", "file", "api");
-    json_object_set_new(body, "price", json_loads(price, 0, NULL));
-    struct store_listing l;
-    size_t matched = 0;
-    expect(core_listing_create(&f->core, &f->provider.who, body, &l, &matched, &err), ERR_OK, &err,
-           NULL);
-    json_decref(body);
-    snprintf(listing, ID_MAX, "%s", l.id);
-    store_listing_release(&l);
-}
-
-/* ---- PostgreSQL: a fresh database per test when asked ---- */
-
-static int pg_admin_exec(const char *admin, const char *sql)
-{
-    void *db = NULL;
-    struct errbuf err;
-    errbuf_init(&err);
-    enum err rc = store_postgres_ops.open(admin, &db, &err);
-    if (rc == ERR_OK) {
-        rc = store_postgres_ops.exec(db, sql, &err);
-    }
-    store_postgres_ops.close(db);
-    if (rc != ERR_OK) {
-        fprintf(stderr, "# admin: %s\n", err.msg);
-    }
-    return rc == ERR_OK;
-}
-
-static void pg_url_for(const char *admin, const char *db, char *out, size_t cap)
-{
-    const char *host = strstr(admin, "://");
-    host = host != NULL ? host + 3 : admin;
-    const char *query = strchr(host, '?');
-    if (query == NULL) {
-        query = host + strlen(host);
-    }
-    const char *path = memchr(host, '/', (size_t)(query - host));
-    size_t prefix = (size_t)((path != NULL ? path : query) - admin);
-    snprintf(out, cap, "%.*s/%s%s", (int)prefix, admin, db, query);
-}
-
-static void store_for_test(struct fixture *f)
-{
-    static int n;
-    const char *admin = getenv("BOURSE_TEST_PG_URL");
-    if (admin == NULL || admin[0] == '\0') {
-        assert_int_equal(store_open(":memory:", &f->core.store, NULL), ERR_OK);
-        return;
-    }
-    char url[1024], sql[160];
-    snprintf(f->pg_db, sizeof(f->pg_db), "t_contract_%ld_%d", (long)getpid(), ++n);
-    pg_url_for(admin, f->pg_db, url, sizeof(url));
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->pg_db);
-    assert_true(pg_admin_exec(admin, sql));
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->pg_db);
-    assert_true(pg_admin_exec(admin, sql));
-    struct errbuf err;
-    errbuf_init(&err);
-    if (store_open(url, &f->core.store, &err) != ERR_OK) {
-        fail_msg("cannot open '%s': %s", url, err.msg);
-    }
 }
 
 static const char *const seller_certs[] = {"data_provider", NULL};
 static const char *const buyer_certs[] = {"trading", NULL};
 
+/* Listed by the provider for file or API delivery, 365 days: a fixed-price product, a monthly
+ * subscription and a personal-data product; and the standard fee schedule. */
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    f->clock_state.now_ms = T0;
-    f->clock.now_ms = test_clock_now;
-    f->clock.ctx = &f->clock_state;
-    f->rng.fill = test_rng_fill;
-    f->rng.ctx = &f->rng_state;
-    f->core.clock = &f->clock;
-    f->core.rng = &f->rng;
-    store_for_test(f);
-    f->ledger.store = f->core.store;
-    f->ledger.clock = &f->clock;
-    f->ledger.rng = &f->rng;
-    keypair(f->signer.public_key, f->operator_sk);
-    f->signer.sign = test_sign;
-    f->signer.ctx = f->operator_sk;
-    f->core.operator_signer = &f->signer;
-    int created = 0;
-    struct core_new_key key;
-    assert_int_equal(core_bootstrap(&f->core, f->signer.public_key, &created, &key, NULL), ERR_OK);
-    assert_int_equal(core_authenticate(&f->core, key.secret, &f->operator, NULL), ERR_OK);
-    party_new(f, "service_firm", NULL, "quality", &f->quality);
-    party_new(f, "service_firm", NULL, "compliance", &f->legal);
-    party_new(f, "service_firm", NULL, "security", &f->security);
-    party_new(f, "service_firm", NULL, "arbitration", &f->arbitrator);
-    party_new(f, "service_firm", NULL, "legal", &f->plain_firm);
-    party_new(f, "provider", seller_certs, NULL, &f->provider);
-    party_new(f, "buyer", buyer_certs, NULL, &f->buyer);
-    party_new(f, "broker", buyer_certs, NULL, &f->broker);
-    listed_product(f, "企业用电画像", 0,
-                   "{\"model\": \"fixed\", \"currency\": \"CNY\", \"amount\": 1000000}",
-                   f->fixed_listing);
-    listed_product(f, "用电 API", 0,
-                   "{\"model\": \"subscription\", \"currency\": \"CNY\", \"period\": \"month\","
-                   " \"tiers\": [{\"name\": \"basic\", \"qps\": 10, \"price\": 30000}]}",
-                   f->sub_listing);
-    listed_product(f, "居民用电 Household", 1,
-                   "{\"model\": \"fixed\", \"currency\": \"CNY\", \"amount\": 500000}",
-                   f->personal_listing);
+    market_open(&f->m, "contract", T0);
+    market_firms_new(&f->m, "DE", 1);
+    market_party_new(&f->m, "service_firm", "DE", NULL, "arbitration", &f->arbitrator);
+    market_party_new(&f->m, "service_firm", "DE", NULL, "legal", &f->plain_firm);
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &f->provider);
+    market_party_new(&f->m, "buyer", "DE", buyer_certs, NULL, &f->buyer);
+    market_party_new(&f->m, "broker", "DE", buyer_certs, NULL, &f->broker);
+    struct market_terms t = {
+        .price = "{\"model\": \"fixed\", \"currency\": \"CNY\", \"amount\": 1000000}",
+        .purpose = "信贷评估 credit scoring",
+        .delivery = "[\"file\", \"api\"]",
+    };
+    struct market_product profile = {.title = "企业用电画像"};
+    market_listed_product(&f->m, &f->provider, &profile, &t, f->fixed_listing);
+    t.price = "{\"model\": \"subscription\", \"currency\": \"CNY\", \"period\": \"month\","
+              " \"tiers\": [{\"name\": \"basic\", \"qps\": 10, \"price\": 30000}]}";
+    struct market_product api = {.title = "用电 API"};
+    market_listed_product(&f->m, &f->provider, &api, &t, f->sub_listing);
+    t.price = "{\"model\": \"fixed\", \"currency\": \"CNY\", \"amount\": 500000}";
+    struct market_product household = {.title = "居民用电 Household", .personal = 1};
+    market_listed_product(&f->m, &f->provider, &household, &t, f->personal_listing);
     /* The standard schedule: 2.5 %, at least 1.00 CNY. */
     struct clearing_fee_schedule_in fee = {"standard", "percentage", "CNY", 250, 100, 0, 0, NULL};
-    struct clearing_actor op = {f->operator.id, CLEARING_ROLE_OPERATOR};
+    struct clearing_actor op = {f->m.operator.id, CLEARING_ROLE_OPERATOR};
     struct store_fee_schedule fs;
-    assert_int_equal(clearing_fee_schedule_create(&f->ledger, &op, &fee, &fs, NULL), ERR_OK);
+    assert_int_equal(clearing_fee_schedule_create(&f->m.ledger, &op, &fee, &fs, NULL), ERR_OK);
     snprintf(f->fee_id, sizeof(f->fee_id), "%s", fs.id);
     *state = f;
     return 0;
@@ -297,38 +85,19 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    store_close(f->core.store);
-    if (f->pg_db[0] != '\0') {
-        char sql[160];
-        snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->pg_db);
-        pg_admin_exec(getenv("BOURSE_TEST_PG_URL"), sql);
-    }
+    market_close(&f->m);
     free(f);
     return 0;
 }
 
 /* ---- helpers ---- */
 
-static void deposit(struct fixture *f, const struct party *p, int64_t amount)
-{
-    static int n;
-    char ref[32];
-    snprintf(ref, sizeof(ref), "bank-%d", ++n);
-    struct clearing_actor op = {f->operator.id, CLEARING_ROLE_OPERATOR};
-    struct clearing_movement m = {p->who.id, "CNY", amount, ref, NULL};
-    struct store_ledger_transfer t;
-    int replayed = 0;
-    struct errbuf err;
-    errbuf_init(&err);
-    expect(clearing_deposit(&f->ledger, &op, &m, &t, &replayed, &err), ERR_OK, &err, NULL);
-}
-
 /* Net posted balance (credits - debits) and pending (credits - debits) of an account. */
 static int64_t balance(struct fixture *f, const char *owner, const char *kind, int64_t *pending)
 {
     struct store_ledger_account *a = NULL;
     size_t n = 0;
-    assert_int_equal(store_ledger_account_list(f->core.store, owner, &a, &n, NULL), ERR_OK);
+    assert_int_equal(store_ledger_account_list(f->m.core.store, owner, &a, &n, NULL), ERR_OK);
     int64_t b = 0, p = 0;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(a[i].kind, kind) == 0 && strcmp(a[i].currency, "CNY") == 0) {
@@ -348,63 +117,8 @@ static void ledger_ok(struct fixture *f)
     struct clearing_check_report *r = calloc(1, sizeof(*r));
     struct errbuf err;
     errbuf_init(&err);
-    expect(clearing_check(f->core.store, r, &err), ERR_OK, &err, NULL);
+    expect(clearing_check(f->m.core.store, r, &err), ERR_OK, &err, NULL);
     free(r);
-}
-
-static struct core_contract_terms terms(struct fixture *f, const char *listing, int64_t price)
-{
-    struct core_contract_terms t;
-    memset(&t, 0, sizeof(t));
-    snprintf(t.listing_id, sizeof(t.listing_id), "%s", listing);
-    snprintf(t.buyer_id, sizeof(t.buyer_id), "%s", f->buyer.who.id);
-    t.origin = "order";
-    snprintf(t.origin_id, sizeof(t.origin_id), "ord_aaaaaaaaaaaaaaaaaaaa");
-    t.price = price;
-    snprintf(t.currency, sizeof(t.currency), "CNY");
-    t.exclusive = -1;
-    return t;
-}
-
-static struct store_contract *propose(struct fixture *f, const struct core_contract_terms *t)
-{
-    struct store_contract *k = calloc(1, sizeof(*k));
-    struct errbuf err;
-    errbuf_init(&err);
-    expect(core_contract_propose(&f->core, &f->buyer.who, t, k, &err), ERR_OK, &err, NULL);
-    return k;
-}
-
-static void sign_with(const unsigned char *sk, const char *text, char out[STORE_SIGNATURE_MAX])
-{
-    unsigned char sig[crypto_sign_BYTES];
-    crypto_sign_detached(sig, NULL, (const unsigned char *)text, strlen(text), sk);
-    sodium_bin2base64(out, STORE_SIGNATURE_MAX, sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
-}
-
-static enum err sign(struct fixture *f, const struct party *p, struct store_contract *k,
-                     int *hold_failed, struct errbuf *err)
-{
-    char sig[STORE_SIGNATURE_MAX];
-    sign_with(p->sk, k->document, sig);
-    int ignored = 0;
-    return core_contract_sign(&f->core, &p->who, k->id, sig, k,
-                              hold_failed != NULL ? hold_failed : &ignored, err);
-}
-
-/* Proposed and signed by both: active when the buyer has the funds. */
-static struct store_contract *active_contract(struct fixture *f,
-                                              const struct core_contract_terms *t)
-{
-    struct store_contract *k = propose(f, t);
-    struct errbuf err;
-    errbuf_init(&err);
-    expect(sign(f, &f->buyer, k, NULL, &err), ERR_OK, &err, NULL);
-    int failed = 0;
-    expect(sign(f, &f->provider, k, &failed, &err), ERR_OK, &err, NULL);
-    assert_int_equal(failed, 0);
-    assert_string_equal(k->state, "active");
-    return k;
 }
 
 /* The row as stored now, to compare with a snapshot. */
@@ -412,7 +126,7 @@ static void assert_unchanged(struct fixture *f, const struct store_contract *bef
                              int64_t events_before)
 {
     struct store_contract *now = calloc(1, sizeof(*now));
-    assert_int_equal(store_contract_get(f->core.store, before->id, now, NULL), ERR_OK);
+    assert_int_equal(store_contract_get(f->m.core.store, before->id, now, NULL), ERR_OK);
     assert_string_equal(now->state, before->state);
     assert_int_equal(now->log_index, before->log_index);
     assert_int_equal(now->updated_ms, before->updated_ms);
@@ -420,20 +134,12 @@ static void assert_unchanged(struct fixture *f, const struct store_contract *bef
     free(now);
 }
 
-/* Reads k again from the store. */
-static void reload(struct fixture *f, struct store_contract *k)
-{
-    char id[ID_MAX];
-    snprintf(id, sizeof(id), "%s", k->id);
-    assert_int_equal(store_contract_get(f->core.store, id, k, NULL), ERR_OK);
-}
-
 static void deliver(struct fixture *f, struct store_contract *k)
 {
     struct store_delivery d;
     struct errbuf err;
     errbuf_init(&err);
-    expect(core_contract_deliver(&f->core, &f->provider.who, k->id, CONTENT_HASH, &d, k, &err),
+    expect(core_contract_deliver(&f->m.core, &f->provider.who, k->id, CONTENT_HASH, &d, k, &err),
            ERR_OK, &err, NULL);
 }
 
@@ -573,7 +279,8 @@ static void test_contract__propose_refusals(void **state)
     };
     int64_t before = event_count(f);
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-        struct core_contract_terms t = terms(f, f->fixed_listing, 1000000);
+        struct core_contract_terms t =
+            market_contract_terms(f->buyer.who.id, f->fixed_listing, 1000000);
         const struct core_principal *who = &f->buyer.who;
         const char *w = cases[i].what;
         if (strcmp(w, "listing") == 0) {
@@ -621,7 +328,7 @@ static void test_contract__propose_refusals(void **state)
         struct store_contract *k = calloc(1, sizeof(*k));
         struct errbuf err;
         errbuf_init(&err);
-        enum err rc = core_contract_propose(&f->core, who, &t, k, &err);
+        enum err rc = core_contract_propose(&f->m.core, who, &t, k, &err);
         if (rc != cases[i].want ||
             (cases[i].field != NULL && strcmp(err.field, cases[i].field) != 0)) {
             fail_msg("case '%s': got %s (field '%s': %s)", w, err_name(rc), err.field, err.msg);
@@ -631,7 +338,7 @@ static void test_contract__propose_refusals(void **state)
     assert_int_equal(event_count(f), before);
     struct store_contract_filter filter = {NULL, NULL, NULL, 10};
     struct store_contract_page page;
-    assert_int_equal(core_contract_list(&f->core, &f->operator, & filter, &page, NULL), ERR_OK);
+    assert_int_equal(core_contract_list(&f->m.core, &f->m.operator, & filter, &page, NULL), ERR_OK);
     assert_int_equal(page.count, 0);
     store_contract_page_release(&page);
 }
@@ -641,9 +348,10 @@ static void test_contract__propose_refusals(void **state)
 static void test_contract__sign_activate(void **state)
 {
     struct fixture *f = *state;
-    deposit(f, &f->buyer, 1500000);
-    struct core_contract_terms t = terms(f, f->fixed_listing, 1000000);
-    struct store_contract *k = propose(f, &t);
+    market_deposit(&f->m, &f->buyer, 1500000);
+    struct core_contract_terms t =
+        market_contract_terms(f->buyer.who.id, f->fixed_listing, 1000000);
+    struct store_contract *k = market_contract_propose(&f->m, &f->buyer, &t);
     assert_string_equal(k->state, "proposed");
     assert_string_equal(k->fee_schedule_id, f->fee_id);
     struct errbuf err;
@@ -652,36 +360,36 @@ static void test_contract__sign_activate(void **state)
     char sig[STORE_SIGNATURE_MAX];
     int failed = 0;
     /* Signed by another key (the provider's, presented by the buyer). */
-    sign_with(f->provider.sk, k->document, sig);
-    expect(core_contract_sign(&f->core, &f->buyer.who, k->id, sig, k, &failed, &err), ERR_INVALID,
+    market_signature(f->provider.sk, k->document, sig);
+    expect(core_contract_sign(&f->m.core, &f->buyer.who, k->id, sig, k, &failed, &err), ERR_INVALID,
            &err, "signature");
     /* The buyer's key over other bytes. */
-    sign_with(f->buyer.sk, "{\"price\":1}", sig);
-    expect(core_contract_sign(&f->core, &f->buyer.who, k->id, sig, k, &failed, &err), ERR_INVALID,
+    market_signature(f->buyer.sk, "{\"price\":1}", sig);
+    expect(core_contract_sign(&f->m.core, &f->buyer.who, k->id, sig, k, &failed, &err), ERR_INVALID,
            &err, "signature");
-    expect(core_contract_sign(&f->core, &f->buyer.who, k->id, "not base64!", k, &failed, &err),
+    expect(core_contract_sign(&f->m.core, &f->buyer.who, k->id, "not base64!", k, &failed, &err),
            ERR_INVALID, &err, "signature");
     /* Not a party: the broker, and a stranger cannot even see it. */
-    sign_with(f->broker.sk, k->document, sig);
-    expect(core_contract_sign(&f->core, &f->broker.who, k->id, sig, k, &failed, &err),
+    market_signature(f->broker.sk, k->document, sig);
+    expect(core_contract_sign(&f->m.core, &f->broker.who, k->id, sig, k, &failed, &err),
            ERR_NOT_FOUND, &err, "id");
     assert_unchanged(f, k, before);
     /* The buyer signs; again is refused. */
-    expect(sign(f, &f->buyer, k, NULL, &err), ERR_OK, &err, NULL);
+    expect(market_contract_sign(&f->m, &f->buyer, k, NULL, &err), ERR_OK, &err, NULL);
     assert_string_equal(k->state, "signed_one");
     int64_t after_one = event_count(f);
     assert_int_equal(after_one, before + 1);
-    expect(sign(f, &f->buyer, k, NULL, &err), ERR_BAD_STATE, &err, "state");
+    expect(market_contract_sign(&f->m, &f->buyer, k, NULL, &err), ERR_BAD_STATE, &err, "state");
     assert_unchanged(f, k, after_one);
     /* Accept, deliver, dispute before activation: wrong state. */
     struct store_delivery d;
-    expect(core_contract_deliver(&f->core, &f->provider.who, k->id, CONTENT_HASH, &d, k, &err),
+    expect(core_contract_deliver(&f->m.core, &f->provider.who, k->id, CONTENT_HASH, &d, k, &err),
            ERR_BAD_STATE, &err, "state");
-    expect(core_contract_accept(&f->core, &f->buyer.who, k->id, k, &err), ERR_BAD_STATE, &err,
+    expect(core_contract_accept(&f->m.core, &f->buyer.who, k->id, k, &err), ERR_BAD_STATE, &err,
            "state");
     assert_unchanged(f, k, after_one);
     /* The provider signs: countersigned, active, escrow held. */
-    expect(sign(f, &f->provider, k, &failed, &err), ERR_OK, &err, NULL);
+    expect(market_contract_sign(&f->m, &f->provider, k, &failed, &err), ERR_OK, &err, NULL);
     assert_int_equal(failed, 0);
     assert_string_equal(k->state, "active");
     int64_t pending = 0;
@@ -692,7 +400,7 @@ static void test_contract__sign_activate(void **state)
     /* The countersignature verifies with the operator's key over the statement. */
     struct store_contract_signature sigs[2];
     size_t n = 0;
-    assert_int_equal(core_contract_signatures(&f->core, &f->buyer.who, k->id, sigs, &n, NULL),
+    assert_int_equal(core_contract_signatures(&f->m.core, &f->buyer.who, k->id, sigs, &n, NULL),
                      ERR_OK);
     assert_int_equal(n, 2);
     assert_string_equal(sigs[0].role, "buyer");
@@ -701,13 +409,13 @@ static void test_contract__sign_activate(void **state)
         core_contract_countersign_statement(k, sigs, n, statement, sizeof(statement), NULL),
         ERR_OK);
     assert_non_null(strstr(statement, k->document_sha256));
-    expect(core_rights_verify(statement, k->countersignature, f->signer.public_key, &err), ERR_OK,
+    expect(core_rights_verify(statement, k->countersignature, f->m.signer.public_key, &err), ERR_OK,
            &err, NULL);
     /* Cancelling an active contract is refused; so is a second activation. */
     int64_t events = event_count(f);
-    expect(core_contract_cancel(&f->core, &f->buyer.who, k->id, "changed my mind", k, &err),
+    expect(core_contract_cancel(&f->m.core, &f->buyer.who, k->id, "changed my mind", k, &err),
            ERR_BAD_STATE, &err, "state");
-    expect(core_contract_activate(&f->core, &f->buyer.who, k->id, k, &err), ERR_BAD_STATE, &err,
+    expect(core_contract_activate(&f->m.core, &f->buyer.who, k->id, k, &err), ERR_BAD_STATE, &err,
            "state");
     assert_unchanged(f, k, events);
     ledger_ok(f);
@@ -717,29 +425,31 @@ static void test_contract__sign_activate(void **state)
 static void test_contract__insufficient_funds(void **state)
 {
     struct fixture *f = *state;
-    deposit(f, &f->buyer, 400000);
-    struct core_contract_terms t = terms(f, f->fixed_listing, 1000000);
-    struct store_contract *k = propose(f, &t);
+    market_deposit(&f->m, &f->buyer, 400000);
+    struct core_contract_terms t =
+        market_contract_terms(f->buyer.who.id, f->fixed_listing, 1000000);
+    struct store_contract *k = market_contract_propose(&f->m, &f->buyer, &t);
     struct errbuf err;
     errbuf_init(&err);
-    expect(sign(f, &f->buyer, k, NULL, &err), ERR_OK, &err, NULL);
+    expect(market_contract_sign(&f->m, &f->buyer, k, NULL, &err), ERR_OK, &err, NULL);
     int failed = 0;
-    expect(sign(f, &f->provider, k, &failed, &err), ERR_OK, &err, NULL);
+    expect(market_contract_sign(&f->m, &f->provider, k, &failed, &err), ERR_OK, &err, NULL);
     assert_int_equal(failed, 1);
     assert_string_equal(k->state, "signed_both");
     assert_non_null(strstr(k->note, "insufficient funds"));
     assert_string_equal(k->countersignature, "");
     struct store_contract_signature sigs[2];
     size_t n = 0;
-    assert_int_equal(store_contract_signature_list(f->core.store, k->id, sigs, &n, NULL), ERR_OK);
+    assert_int_equal(store_contract_signature_list(f->m.core.store, k->id, sigs, &n, NULL), ERR_OK);
     assert_int_equal(n, 2); /* the second signature stands */
     int64_t events = event_count(f);
-    expect(core_contract_activate(&f->core, &f->buyer.who, k->id, k, &err), ERR_BAD_STATE, &err,
+    expect(core_contract_activate(&f->m.core, &f->buyer.who, k->id, k, &err), ERR_BAD_STATE, &err,
            "amount");
     assert_unchanged(f, k, events);
     assert_int_equal(balance(f, f->buyer.who.id, "available", NULL), 400000);
-    deposit(f, &f->buyer, 600000);
-    expect(core_contract_activate(&f->core, &f->provider.who, k->id, k, &err), ERR_OK, &err, NULL);
+    market_deposit(&f->m, &f->buyer, 600000);
+    expect(core_contract_activate(&f->m.core, &f->provider.who, k->id, k, &err), ERR_OK, &err,
+           NULL);
     assert_string_equal(k->state, "active");
     assert_string_equal(k->note, "");
     assert_true(k->countersignature[0] != '\0');
@@ -752,36 +462,37 @@ static void test_contract__insufficient_funds(void **state)
 static void test_contract__settle_split(void **state)
 {
     struct fixture *f = *state;
-    deposit(f, &f->buyer, 2000000);
-    struct core_contract_terms t = terms(f, f->personal_listing, 987653);
+    market_deposit(&f->m, &f->buyer, 2000000);
+    struct core_contract_terms t =
+        market_contract_terms(f->buyer.who.id, f->personal_listing, 987653);
     t.broker_count = 1;
     snprintf(t.brokers[0].entity_id, ID_MAX, "%s", f->broker.who.id);
     t.brokers[0].commission_bp = 333;
-    struct store_contract *k = active_contract(f, &t);
+    struct store_contract *k = market_contract_active(&f->m, &f->buyer, &f->provider, &t);
     struct errbuf err;
     errbuf_init(&err);
     /* Only the provider delivers; a bad hash is refused. */
     struct store_delivery d;
     int64_t events = event_count(f);
-    expect(core_contract_deliver(&f->core, &f->buyer.who, k->id, CONTENT_HASH, &d, k, &err),
+    expect(core_contract_deliver(&f->m.core, &f->buyer.who, k->id, CONTENT_HASH, &d, k, &err),
            ERR_FORBIDDEN, &err, "id");
-    expect(core_contract_deliver(&f->core, &f->provider.who, k->id, "ABC", &d, k, &err),
+    expect(core_contract_deliver(&f->m.core, &f->provider.who, k->id, "ABC", &d, k, &err),
            ERR_INVALID, &err, "sha256");
-    expect(core_contract_accept(&f->core, &f->buyer.who, k->id, k, &err), ERR_BAD_STATE, &err,
+    expect(core_contract_accept(&f->m.core, &f->buyer.who, k->id, k, &err), ERR_BAD_STATE, &err,
            "state");
     assert_unchanged(f, k, events);
     deliver(f, k);
     assert_string_equal(k->state, "delivered");
     /* The same delivery again is a replay; other content is refused. */
     events = event_count(f);
-    expect(core_contract_deliver(&f->core, &f->provider.who, k->id, CONTENT_HASH, &d, k, &err),
+    expect(core_contract_deliver(&f->m.core, &f->provider.who, k->id, CONTENT_HASH, &d, k, &err),
            ERR_OK, &err, NULL);
-    expect(core_contract_deliver(&f->core, &f->provider.who, k->id, DOC_HASH, &d, k, &err),
+    expect(core_contract_deliver(&f->m.core, &f->provider.who, k->id, DOC_HASH, &d, k, &err),
            ERR_BAD_STATE, &err, "state");
-    expect(core_contract_accept(&f->core, &f->provider.who, k->id, k, &err), ERR_FORBIDDEN, &err,
+    expect(core_contract_accept(&f->m.core, &f->provider.who, k->id, k, &err), ERR_FORBIDDEN, &err,
            "id");
     assert_unchanged(f, k, events);
-    expect(core_contract_accept(&f->core, &f->buyer.who, k->id, k, &err), ERR_OK, &err, NULL);
+    expect(core_contract_accept(&f->m.core, &f->buyer.who, k->id, k, &err), ERR_OK, &err, NULL);
     assert_string_equal(k->state, "settled");
     /* fee = floor(987653 * 250 / 10000) = 24691; broker = floor(987653 * 333 / 10000) = 32888;
      * pool = floor(987653 * 1000 / 10000) = 98765; provider takes the rest = 831309. */
@@ -797,7 +508,7 @@ static void test_contract__settle_split(void **state)
     assert_int_equal(pending, 0);
     /* Settled: no second settlement. */
     events = event_count(f);
-    expect(core_contract_accept(&f->core, &f->buyer.who, k->id, k, &err), ERR_BAD_STATE, &err,
+    expect(core_contract_accept(&f->m.core, &f->buyer.who, k->id, k, &err), ERR_BAD_STATE, &err,
            "state");
     assert_unchanged(f, k, events);
     ledger_ok(f);
@@ -808,27 +519,29 @@ static void test_contract__settle_split(void **state)
 
 static struct store_contract *disputed(struct fixture *f, struct store_dispute *d)
 {
-    deposit(f, &f->buyer, 1000000);
-    struct core_contract_terms t = terms(f, f->fixed_listing, 1000000);
-    struct store_contract *k = active_contract(f, &t);
+    market_deposit(&f->m, &f->buyer, 1000000);
+    struct core_contract_terms t =
+        market_contract_terms(f->buyer.who.id, f->fixed_listing, 1000000);
+    struct store_contract *k = market_contract_active(&f->m, &f->buyer, &f->provider, &t);
     deliver(f, k);
     struct errbuf err;
     errbuf_init(&err);
     int64_t events = event_count(f);
-    expect(core_contract_reject(&f->core, &f->provider.who, k->id, "no", d, k, &err), ERR_FORBIDDEN,
-           &err, "id");
-    expect(core_contract_reject(&f->core, &f->buyer.who, k->id, " ", d, k, &err), ERR_INVALID, &err,
-           "statement");
+    expect(core_contract_reject(&f->m.core, &f->provider.who, k->id, "no", d, k, &err),
+           ERR_FORBIDDEN, &err, "id");
+    expect(core_contract_reject(&f->m.core, &f->buyer.who, k->id, " ", d, k, &err), ERR_INVALID,
+           &err, "statement");
     assert_unchanged(f, k, events);
     expect(
-        core_contract_reject(&f->core, &f->buyer.who, k->id, "the columns are empty", d, k, &err),
+        core_contract_reject(&f->m.core, &f->buyer.who, k->id, "the columns are empty", d, k, &err),
         ERR_OK, &err, NULL);
     assert_string_equal(k->state, "disputed");
     assert_string_equal(d->status, "open");
     /* Held while disputed: the clock does not accept it. */
-    f->clock_state.now_ms += 30 * DAY;
+    f->m.clock_state.now_ms += 30 * DAY;
     size_t done = 0;
-    assert_int_equal(core_contract_sweep(&f->core, f->clock_state.now_ms, 10, &done, NULL), ERR_OK);
+    assert_int_equal(core_contract_sweep(&f->m.core, f->m.clock_state.now_ms, 10, &done, NULL),
+                     ERR_OK);
     assert_int_equal(done, 0);
     int64_t pending = 0;
     assert_int_equal(balance(f, f->buyer.who.id, "escrow", &pending), 0);
@@ -845,38 +558,39 @@ static void test_contract__dispute_split(void **state)
     errbuf_init(&err);
     int64_t events = event_count(f);
     struct store_dispute x;
-    expect(core_dispute_assign(&f->core, &f->buyer.who, d.id, f->arbitrator.who.id, &x, &err),
+    expect(core_dispute_assign(&f->m.core, &f->buyer.who, d.id, f->arbitrator.who.id, &x, &err),
            ERR_FORBIDDEN, &err, NULL);
-    expect(core_dispute_assign(&f->core, &f->operator, d.id, f->plain_firm.who.id, &x, &err),
+    expect(core_dispute_assign(&f->m.core, &f->m.operator, d.id, f->plain_firm.who.id, &x, &err),
            ERR_INVALID, &err, "arbitrator");
     assert_non_null(strstr(err.msg, "arbitration"));
-    expect(core_dispute_assign(&f->core, &f->operator, d.id, f->broker.who.id, &x, &err),
+    expect(core_dispute_assign(&f->m.core, &f->m.operator, d.id, f->broker.who.id, &x, &err),
            ERR_INVALID, &err, "arbitrator");
     /* Not yet assigned: the arbitrator cannot even see it. */
-    expect(core_dispute_decide(&f->core, &f->arbitrator.who, d.id, "refund", 0, "r", &x, &err),
+    expect(core_dispute_decide(&f->m.core, &f->arbitrator.who, d.id, "refund", 0, "r", &x, &err),
            ERR_NOT_FOUND, &err, "id");
     assert_int_equal(event_count(f), events);
-    expect(core_dispute_assign(&f->core, &f->operator, d.id, f->arbitrator.who.id, &d, &err),
+    expect(core_dispute_assign(&f->m.core, &f->m.operator, d.id, f->arbitrator.who.id, &d, &err),
            ERR_OK, &err, NULL);
     assert_string_equal(d.status, "assigned");
     events = event_count(f);
-    expect(core_dispute_decide(&f->core, &f->buyer.who, d.id, "refund", 0, "r", &x, &err),
+    expect(core_dispute_decide(&f->m.core, &f->buyer.who, d.id, "refund", 0, "r", &x, &err),
            ERR_FORBIDDEN, &err, "id");
-    expect(core_dispute_decide(&f->core, &f->arbitrator.who, d.id, "halve", 0, "r", &x, &err),
+    expect(core_dispute_decide(&f->m.core, &f->arbitrator.who, d.id, "halve", 0, "r", &x, &err),
            ERR_INVALID, &err, "decision");
-    expect(core_dispute_decide(&f->core, &f->arbitrator.who, d.id, "split", 1000000, "r", &x, &err),
+    expect(
+        core_dispute_decide(&f->m.core, &f->arbitrator.who, d.id, "split", 1000000, "r", &x, &err),
+        ERR_INVALID, &err, "provider_amount");
+    expect(core_dispute_decide(&f->m.core, &f->arbitrator.who, d.id, "split", 0, "r", &x, &err),
            ERR_INVALID, &err, "provider_amount");
-    expect(core_dispute_decide(&f->core, &f->arbitrator.who, d.id, "split", 0, "r", &x, &err),
-           ERR_INVALID, &err, "provider_amount");
-    expect(core_dispute_decide(&f->core, &f->arbitrator.who, d.id, "split", 400000, "", &x, &err),
+    expect(core_dispute_decide(&f->m.core, &f->arbitrator.who, d.id, "split", 400000, "", &x, &err),
            ERR_INVALID, &err, "reason");
     assert_int_equal(event_count(f), events);
     int64_t buyer_before = balance(f, f->buyer.who.id, "available", NULL);
-    expect(core_dispute_decide(&f->core, &f->arbitrator.who, d.id, "split", 400001,
+    expect(core_dispute_decide(&f->m.core, &f->arbitrator.who, d.id, "split", 400001,
                                "half the columns were delivered", &d, &err),
            ERR_OK, &err, NULL);
     assert_string_equal(d.status, "decided");
-    reload(f, k);
+    market_contract_reload(&f->m, k);
     assert_string_equal(k->state, "resolved");
     /* 400001 settled: fee floor(400001 * 2.5 %) = 10000, provider 390001; 599999 returned. */
     int64_t pending = 0;
@@ -887,8 +601,9 @@ static void test_contract__dispute_split(void **state)
     assert_int_equal(balance(f, f->buyer.who.id, "escrow", &pending), 0);
     assert_int_equal(pending, 0);
     events = event_count(f);
-    expect(core_dispute_decide(&f->core, &f->arbitrator.who, d.id, "refund", 0, "again", &x, &err),
-           ERR_BAD_STATE, &err, "status");
+    expect(
+        core_dispute_decide(&f->m.core, &f->arbitrator.who, d.id, "refund", 0, "again", &x, &err),
+        ERR_BAD_STATE, &err, "status");
     assert_int_equal(event_count(f), events);
     ledger_ok(f);
     free(k);
@@ -902,10 +617,10 @@ static void test_contract__dispute_refund(void **state)
     int64_t buyer_before = balance(f, f->buyer.who.id, "available", NULL);
     struct errbuf err;
     errbuf_init(&err);
-    expect(core_dispute_assign(&f->core, &f->operator, d.id, f->arbitrator.who.id, &d, &err),
+    expect(core_dispute_assign(&f->m.core, &f->m.operator, d.id, f->arbitrator.who.id, &d, &err),
            ERR_OK, &err, NULL);
-    expect(core_dispute_decide(&f->core, &f->arbitrator.who, d.id, "refund", 0, "nothing came", &d,
-                               &err),
+    expect(core_dispute_decide(&f->m.core, &f->arbitrator.who, d.id, "refund", 0, "nothing came",
+                               &d, &err),
            ERR_OK, &err, NULL);
     int64_t pending = 0;
     /* The refund restores the buyer exactly: the hold is released, nothing posted. */
@@ -921,37 +636,38 @@ static void test_contract__dispute_refund(void **state)
 static void test_contract__dispute_evidence(void **state)
 {
     struct fixture *f = *state;
-    deposit(f, &f->buyer, 1000000);
-    struct core_contract_terms t = terms(f, f->fixed_listing, 1000000);
-    struct store_contract *k = active_contract(f, &t);
+    market_deposit(&f->m, &f->buyer, 1000000);
+    struct core_contract_terms t =
+        market_contract_terms(f->buyer.who.id, f->fixed_listing, 1000000);
+    struct store_contract *k = market_contract_active(&f->m, &f->buyer, &f->provider, &t);
     struct errbuf err;
     errbuf_init(&err);
     struct store_dispute d;
     int64_t ev[2] = {k->log_index, 0};
     int64_t events = event_count(f);
     /* Not integrated yet: not citable. */
-    expect(core_dispute_open(&f->core, &f->provider.who, k->id, "unpaid", ev, 1, &d, &err),
+    expect(core_dispute_open(&f->m.core, &f->provider.who, k->id, "unpaid", ev, 1, &d, &err),
            ERR_INVALID, &err, "evidence[0]");
-    expect(core_dispute_open(&f->core, &f->broker.who, k->id, "x", NULL, 0, &d, &err),
+    expect(core_dispute_open(&f->m.core, &f->broker.who, k->id, "x", NULL, 0, &d, &err),
            ERR_NOT_FOUND, &err, "id");
     assert_unchanged(f, k, events);
     struct tlog_signer signer;
     uint8_t seed[TLOG_SEED_LEN] = {7};
     assert_int_equal(tlog_signer_from_seed("bourse.test/log", seed, &signer, NULL), ERR_OK);
-    f->core.log_signer = &signer;
+    f->m.core.log_signer = &signer;
     int64_t size = 0;
-    assert_int_equal(core_log_integrate(&f->core, CORE_LOG_BATCH_MAX, &size, NULL), ERR_OK);
-    expect(core_dispute_open(&f->core, &f->provider.who, k->id, "unpaid", ev, 2, &d, &err), ERR_OK,
-           &err, NULL);
+    assert_int_equal(core_log_integrate(&f->m.core, CORE_LOG_BATCH_MAX, &size, NULL), ERR_OK);
+    expect(core_dispute_open(&f->m.core, &f->provider.who, k->id, "unpaid", ev, 2, &d, &err),
+           ERR_OK, &err, NULL);
     struct store_event e;
-    assert_int_equal(core_log_entry(&f->core, k->log_index, &e, NULL), ERR_OK);
+    assert_int_equal(core_log_entry(&f->m.core, k->log_index, &e, NULL), ERR_OK);
     uint8_t leaf[TLOG_HASH_LEN];
     char hex[2 * TLOG_HASH_LEN + 1];
     tlog_leaf_hash(e.leaf, e.leaf_len, leaf);
     sodium_bin2hex(hex, sizeof(hex), leaf, sizeof(leaf));
     store_event_release(&e);
     assert_non_null(strstr(d.evidence, hex));
-    f->core.log_signer = NULL;
+    f->m.core.log_signer = NULL;
     tlog_signer_release(&signer);
     free(k);
 }
@@ -961,31 +677,36 @@ static void test_contract__dispute_evidence(void **state)
 static void test_contract__sweep_expire_accept(void **state)
 {
     struct fixture *f = *state;
-    deposit(f, &f->buyer, 1000000);
-    struct core_contract_terms t = terms(f, f->fixed_listing, 1000000);
-    struct store_contract *late = propose(f, &t);
+    market_deposit(&f->m, &f->buyer, 1000000);
+    struct core_contract_terms t =
+        market_contract_terms(f->buyer.who.id, f->fixed_listing, 1000000);
+    struct store_contract *late = market_contract_propose(&f->m, &f->buyer, &t);
     struct errbuf err;
     errbuf_init(&err);
-    expect(sign(f, &f->buyer, late, NULL, &err), ERR_OK, &err, NULL);
-    struct store_contract *k = active_contract(f, &t);
+    expect(market_contract_sign(&f->m, &f->buyer, late, NULL, &err), ERR_OK, &err, NULL);
+    struct store_contract *k = market_contract_active(&f->m, &f->buyer, &f->provider, &t);
     deliver(f, k);
     size_t done = 0;
-    assert_int_equal(core_contract_sweep(&f->core, f->clock_state.now_ms, 10, &done, NULL), ERR_OK);
+    assert_int_equal(core_contract_sweep(&f->m.core, f->m.clock_state.now_ms, 10, &done, NULL),
+                     ERR_OK);
     assert_int_equal(done, 0);
     /* Past the signing deadline and the acceptance window (both 7 days). */
-    f->clock_state.now_ms += 7 * DAY + 1000;
+    f->m.clock_state.now_ms += 7 * DAY + 1000;
     int failed = 0;
-    expect(sign(f, &f->provider, late, &failed, &err), ERR_BAD_STATE, &err, "state");
-    expect(core_contract_accept(&f->core, &f->buyer.who, k->id, k, &err), ERR_BAD_STATE, &err,
+    expect(market_contract_sign(&f->m, &f->provider, late, &failed, &err), ERR_BAD_STATE, &err,
            "state");
-    assert_int_equal(core_contract_sweep(&f->core, f->clock_state.now_ms, 10, &done, NULL), ERR_OK);
+    expect(core_contract_accept(&f->m.core, &f->buyer.who, k->id, k, &err), ERR_BAD_STATE, &err,
+           "state");
+    assert_int_equal(core_contract_sweep(&f->m.core, f->m.clock_state.now_ms, 10, &done, NULL),
+                     ERR_OK);
     assert_int_equal(done, 2);
-    reload(f, late);
+    market_contract_reload(&f->m, late);
     assert_string_equal(late->state, "expired");
-    reload(f, k);
+    market_contract_reload(&f->m, k);
     assert_string_equal(k->state, "settled");
     assert_int_equal(balance(f, f->provider.who.id, "available", NULL), 1000000 - 25000);
-    assert_int_equal(core_contract_sweep(&f->core, f->clock_state.now_ms, 10, &done, NULL), ERR_OK);
+    assert_int_equal(core_contract_sweep(&f->m.core, f->m.clock_state.now_ms, 10, &done, NULL),
+                     ERR_OK);
     assert_int_equal(done, 0);
     ledger_ok(f);
     free(late);
@@ -995,11 +716,11 @@ static void test_contract__sweep_expire_accept(void **state)
 static void test_contract__subscription_periods(void **state)
 {
     struct fixture *f = *state;
-    deposit(f, &f->buyer, 60000); /* two of three months */
-    struct core_contract_terms t = terms(f, f->sub_listing, 30000);
+    market_deposit(&f->m, &f->buyer, 60000); /* two of three months */
+    struct core_contract_terms t = market_contract_terms(f->buyer.who.id, f->sub_listing, 30000);
     t.tier = "basic";
     t.periods = 3;
-    struct store_contract *k = active_contract(f, &t);
+    struct store_contract *k = market_contract_active(&f->m, &f->buyer, &f->provider, &t);
     assert_string_equal(k->plan, "periodic");
     assert_int_equal(k->period_days, 30);
     struct errbuf err;
@@ -1008,36 +729,39 @@ static void test_contract__subscription_periods(void **state)
     int64_t pending = 0;
     assert_int_equal(balance(f, f->buyer.who.id, "escrow", &pending), 0);
     assert_int_equal(pending, 30000); /* one period at a time */
-    f->clock_state.now_ms += 30 * DAY;
-    assert_int_equal(core_contract_sweep(&f->core, f->clock_state.now_ms, 10, &done, NULL), ERR_OK);
+    f->m.clock_state.now_ms += 30 * DAY;
+    assert_int_equal(core_contract_sweep(&f->m.core, f->m.clock_state.now_ms, 10, &done, NULL),
+                     ERR_OK);
     assert_int_equal(done, 1);
-    reload(f, k);
+    market_contract_reload(&f->m, k);
     assert_string_equal(k->state, "active");
     assert_int_equal(k->period, 1);
     assert_int_equal(balance(f, f->provider.who.id, "available", NULL), 30000 - 750);
-    f->clock_state.now_ms += 30 * DAY;
-    assert_int_equal(core_contract_sweep(&f->core, f->clock_state.now_ms, 10, &done, NULL), ERR_OK);
-    reload(f, k);
+    f->m.clock_state.now_ms += 30 * DAY;
+    assert_int_equal(core_contract_sweep(&f->m.core, f->m.clock_state.now_ms, 10, &done, NULL),
+                     ERR_OK);
+    market_contract_reload(&f->m, k);
     assert_string_equal(k->state, "suspended"); /* period 2's hold failed */
     assert_int_equal(k->period, 2);
     assert_int_equal(balance(f, f->provider.who.id, "available", NULL), 2 * (30000 - 750));
     int64_t events = event_count(f);
-    expect(core_contract_activate(&f->core, &f->buyer.who, k->id, k, &err), ERR_BAD_STATE, &err,
+    expect(core_contract_activate(&f->m.core, &f->buyer.who, k->id, k, &err), ERR_BAD_STATE, &err,
            "amount");
     assert_unchanged(f, k, events);
-    deposit(f, &f->buyer, 30000);
-    expect(core_contract_activate(&f->core, &f->buyer.who, k->id, k, &err), ERR_OK, &err, NULL);
+    market_deposit(&f->m, &f->buyer, 30000);
+    expect(core_contract_activate(&f->m.core, &f->buyer.who, k->id, k, &err), ERR_OK, &err, NULL);
     assert_string_equal(k->state, "active");
-    f->clock_state.now_ms += 30 * DAY;
-    assert_int_equal(core_contract_sweep(&f->core, f->clock_state.now_ms, 10, &done, NULL), ERR_OK);
-    reload(f, k);
+    f->m.clock_state.now_ms += 30 * DAY;
+    assert_int_equal(core_contract_sweep(&f->m.core, f->m.clock_state.now_ms, 10, &done, NULL),
+                     ERR_OK);
+    market_contract_reload(&f->m, k);
     assert_string_equal(k->state, "settled");
     assert_int_equal(balance(f, f->provider.who.id, "available", NULL), 3 * (30000 - 750));
     assert_int_equal(balance(f, f->buyer.who.id, "available", &pending), 0);
     assert_int_equal(pending, 0);
     struct store_contract_period per[4];
     size_t n = 0;
-    assert_int_equal(core_contract_periods(&f->core, &f->buyer.who, k->id, per, 4, &n, NULL),
+    assert_int_equal(core_contract_periods(&f->m.core, &f->buyer.who, k->id, per, 4, &n, NULL),
                      ERR_OK);
     assert_int_equal(n, 3);
     for (size_t i = 0; i < n; i++) {
@@ -1050,33 +774,34 @@ static void test_contract__subscription_periods(void **state)
 static void test_contract__cancel_and_visibility(void **state)
 {
     struct fixture *f = *state;
-    struct core_contract_terms t = terms(f, f->fixed_listing, 1000000);
-    struct store_contract *k = propose(f, &t);
+    struct core_contract_terms t =
+        market_contract_terms(f->buyer.who.id, f->fixed_listing, 1000000);
+    struct store_contract *k = market_contract_propose(&f->m, &f->buyer, &t);
     struct errbuf err;
     errbuf_init(&err);
     struct store_contract *x = calloc(1, sizeof(*x));
-    expect(core_contract_get(&f->core, &f->plain_firm.who, k->id, x, &err), ERR_NOT_FOUND, &err,
+    expect(core_contract_get(&f->m.core, &f->plain_firm.who, k->id, x, &err), ERR_NOT_FOUND, &err,
            "id");
-    expect(core_contract_get(&f->core, &f->operator, k->id, x, &err), ERR_OK, &err, NULL);
+    expect(core_contract_get(&f->m.core, &f->m.operator, k->id, x, &err), ERR_OK, &err, NULL);
     int64_t events = event_count(f);
-    expect(core_contract_cancel(&f->core, &f->operator, k->id, NULL, k, &err), ERR_FORBIDDEN, &err,
-           "id");
+    expect(core_contract_cancel(&f->m.core, &f->m.operator, k->id, NULL, k, &err), ERR_FORBIDDEN,
+           &err, "id");
     assert_unchanged(f, k, events);
-    expect(core_contract_cancel(&f->core, &f->provider.who, k->id, "price error", k, &err), ERR_OK,
-           &err, NULL);
+    expect(core_contract_cancel(&f->m.core, &f->provider.who, k->id, "price error", k, &err),
+           ERR_OK, &err, NULL);
     assert_string_equal(k->state, "cancelled");
-    expect(sign(f, &f->buyer, k, NULL, &err), ERR_BAD_STATE, &err, "state");
+    expect(market_contract_sign(&f->m, &f->buyer, k, NULL, &err), ERR_BAD_STATE, &err, "state");
     struct store_contract_filter filter = {NULL, "cancelled", NULL, 10};
     struct store_contract_page page;
-    assert_int_equal(core_contract_list(&f->core, &f->buyer.who, &filter, &page, NULL), ERR_OK);
+    assert_int_equal(core_contract_list(&f->m.core, &f->buyer.who, &filter, &page, NULL), ERR_OK);
     assert_int_equal(page.count, 1);
     store_contract_page_release(&page);
-    assert_int_equal(core_contract_list(&f->core, &f->plain_firm.who, &filter, &page, NULL),
+    assert_int_equal(core_contract_list(&f->m.core, &f->plain_firm.who, &filter, &page, NULL),
                      ERR_OK);
     assert_int_equal(page.count, 0);
     store_contract_page_release(&page);
     filter.state = "lost";
-    expect(core_contract_list(&f->core, &f->buyer.who, &filter, &page, &err), ERR_INVALID, &err,
+    expect(core_contract_list(&f->m.core, &f->buyer.who, &filter, &page, &err), ERR_INVALID, &err,
            "state");
     free(x);
     free(k);

@@ -25,14 +25,13 @@
 #include "delivery/delivery_int.h"
 
 #include <dirent.h>
-#include <libpq-fe.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "test_support.h"
+#include "market.h"
 
 #include "util/banned.h"
 
@@ -44,29 +43,13 @@
     "{\"name\": \"district\", \"kind\": \"spelling\", \"variants\": [[\"Road\", \"Rd.\"]]}]}"
 
 struct fixture {
-    struct test_clock_state clock_state;
-    struct clock clock;
-    struct test_rng_state rng_state;
-    struct rng rng;
-    struct store *store;
-    char dir[256];
-    char pg_db[64];
-    struct delivery_custody d;
-    unsigned char master[32];
-    char provider[ID_MAX], other[ID_MAX], buyer[ID_MAX], buyer2[ID_MAX];
+    struct market_custody c;
+    char buyer2[ID_MAX];
     char product[ID_MAX], revision[ID_MAX];
     char *csv; /* the dataset: ROWS rows, no quoting, so a plain split reads it */
     size_t csv_len;
     uint64_t admissible; /* its admissible cells under DECL, counted as it was written */
 };
-
-static void expect(enum err got, enum err want, const struct errbuf *err, const char *field)
-{
-    if (got != want || (field != NULL && strcmp(err->field, field) != 0)) {
-        fail_msg("got %s (field '%s': %s), wanted %s (field '%s')", err_name(got), err->field,
-                 err->msg, err_name(want), field != NULL ? field : "");
-    }
-}
 
 static uint64_t next_random(uint64_t *s)
 {
@@ -76,87 +59,13 @@ static uint64_t next_random(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* ---- store on SQLite or PostgreSQL (as custody_test.c) ---- */
-
-static int pg_admin_exec(const char *admin, const char *sql)
-{
-    PGconn *conn = PQconnectdb(admin);
-    int ok = PQstatus(conn) == CONNECTION_OK;
-    if (ok) {
-        PGresult *res = PQexec(conn, sql);
-        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
-    }
-    PQfinish(conn);
-    return ok;
-}
-
-static void store_for_test(struct fixture *f)
-{
-    static int n;
-    const char *admin = getenv("BOURSE_TEST_PG_URL");
-    if (admin == NULL || admin[0] == '\0') {
-        assert_int_equal(store_open(":memory:", &f->store, NULL), ERR_OK);
-        return;
-    }
-    char url[1024], sql[160];
-    snprintf(f->pg_db, sizeof(f->pg_db), "t_copies_%ld_%d", (long)getpid(), ++n);
-    const char *host = strstr(admin, "://");
-    host = host != NULL ? host + 3 : admin;
-    const char *query = strchr(host, '?');
-    if (query == NULL) {
-        query = host + strlen(host);
-    }
-    const char *path = memchr(host, '/', (size_t)(query - host));
-    int prefix = (int)((path != NULL ? path : query) - admin);
-    snprintf(url, sizeof(url), "%.*s/%s%s", prefix, admin, f->pg_db, query);
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->pg_db);
-    assert_true(pg_admin_exec(admin, sql));
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->pg_db);
-    assert_true(pg_admin_exec(admin, sql));
-    struct errbuf err;
-    errbuf_init(&err);
-    if (store_open(url, &f->store, &err) != ERR_OK) {
-        fail_msg("cannot open '%s': %s", url, err.msg);
-    }
-}
-
 /* ---- rows the custody tables refer to ---- */
-
-static void entity_add(struct fixture *f, const char *kind, char id[ID_MAX])
-{
-    struct store_entity e;
-    memset(&e, 0, sizeof(e));
-    id_new(&f->rng, "ent", e.id);
-    snprintf(e.kind, sizeof(e.kind), "%s", kind);
-    snprintf(e.status, sizeof(e.status), "verified");
-    snprintf(e.name, sizeof(e.name), "%s %s", kind, e.id);
-    snprintf(e.country, sizeof(e.country), "CN");
-    assert_int_equal(store_entity_insert(f->store, &e, NULL), ERR_OK);
-    memcpy(id, e.id, ID_MAX);
-}
 
 static void product_add(struct fixture *f)
 {
-    struct store_product p;
-    memset(&p, 0, sizeof(p));
-    id_new(&f->rng, "prd", p.id);
-    snprintf(p.provider_id, sizeof(p.provider_id), "%s", f->provider);
-    snprintf(p.kind, sizeof(p.kind), "dataset");
-    id_new(&f->rng, "rev", f->revision);
-    p.latest_revision = 1;
-    memcpy(p.latest_revision_id, f->revision, ID_MAX);
-    assert_int_equal(store_product_insert(f->store, &p, NULL), ERR_OK);
-    memcpy(f->product, p.id, ID_MAX);
-    struct store_revision r;
-    memset(&r, 0, sizeof(r));
-    memcpy(r.id, f->revision, ID_MAX);
-    memcpy(r.product_id, p.id, ID_MAX);
-    r.number = 1;
-    memcpy(r.provider_id, f->provider, ID_MAX);
-    snprintf(r.kind, sizeof(r.kind), "dataset");
-    r.metadata = (char *)"{}";
-    assert_int_equal(store_revision_insert(f->store, &r, NULL), ERR_OK);
+    market_product_row(f->c.store, &f->c.rng, f->c.provider, 1, f->revision, f->product);
+    market_revision_row(f->c.store, &f->c.rng, f->product, f->c.provider, 1, f->revision,
+                        f->revision);
 }
 
 /* Meter readings: two digit columns (2 and 1 decimals), a street whose suffix is Road, Rd. or
@@ -186,22 +95,8 @@ static void dataset(struct fixture *f)
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    f->clock_state.now_ms = 1790000000000;
-    f->clock = (struct clock){test_clock_now, &f->clock_state};
-    f->rng = (struct rng){test_rng_fill, &f->rng_state};
-    store_for_test(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/copies-test-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    randombytes_buf(f->master, sizeof(f->master));
-    struct errbuf err;
-    errbuf_init(&err);
-    expect(delivery_custody_init(&f->d, f->store, &f->clock, &f->rng, f->dir, f->master,
-                                 4 * 1024 * 1024, &err),
-           ERR_OK, &err, NULL);
-    entity_add(f, "provider", f->provider);
-    entity_add(f, "provider", f->other);
-    entity_add(f, "buyer", f->buyer);
-    entity_add(f, "buyer", f->buyer2);
+    market_custody_open(&f->c, "copies", 1790000000000);
+    market_entity_row(f->c.store, &f->c.rng, "buyer", f->buyer2);
     product_add(f);
     dataset(f);
     *state = f;
@@ -211,16 +106,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    delivery_custody_release(&f->d);
-    store_close(f->store);
-    if (f->pg_db[0] != '\0') {
-        char sql[160];
-        snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->pg_db);
-        pg_admin_exec(getenv("BOURSE_TEST_PG_URL"), sql);
-    }
+    market_custody_close(&f->c);
     mem_free(f->csv);
     free(f);
     return 0;
@@ -237,7 +123,7 @@ static struct delivery_actor as(const char *id)
 static int64_t events(struct fixture *f)
 {
     int64_t n = 0;
-    assert_int_equal(store_event_count(f->store, &n, NULL), ERR_OK);
+    assert_int_equal(store_event_count(f->c.store, &n, NULL), ERR_OK);
     return n;
 }
 
@@ -246,7 +132,7 @@ static char *event_leaf(struct fixture *f, int64_t seq, const char *type)
 {
     struct store_event *evs = NULL;
     size_t n = 0;
-    assert_int_equal(store_event_range(f->store, seq, 1, &evs, &n, NULL), ERR_OK);
+    assert_int_equal(store_event_range(f->c.store, seq, 1, &evs, &n, NULL), ERR_OK);
     assert_int_equal(n, 1);
     assert_string_equal(evs[0].type, type);
     char *leaf = strdup(evs[0].leaf);
@@ -262,17 +148,17 @@ static void upload(struct fixture *f, const void *data, size_t len, const char *
     char sha[STORE_HASH_HEX_MAX];
     assert_int_equal(delivery__sha256_hex(len > 0 ? data : "", len, sha, NULL), ERR_OK);
     struct delivery_upload_request r = {f->product, NULL, name, (int64_t)len, sha, 0};
-    struct delivery_actor who = as(f->provider);
+    struct delivery_actor who = as(f->c.provider);
     struct store_upload u;
     struct errbuf err;
     errbuf_init(&err);
-    expect(delivery_upload_start(&f->d, &who, &r, &u, &err), ERR_OK, &err, NULL);
+    expect(delivery_upload_start(&f->c.d, &who, &r, &u, &err), ERR_OK, &err, NULL);
     assert_int_equal(u.chunk_count, 1);
     struct store_upload_chunk c;
     int again = 0;
-    expect(delivery_upload_chunk(&f->d, &who, u.id, 0, data, len, sha, &c, &again, &err), ERR_OK,
+    expect(delivery_upload_chunk(&f->c.d, &who, u.id, 0, data, len, sha, &c, &again, &err), ERR_OK,
            &err, NULL);
-    expect(delivery_upload_complete(&f->d, &who, u.id, o, &err), ERR_OK, &err, NULL);
+    expect(delivery_upload_complete(&f->c.d, &who, u.id, o, &err), ERR_OK, &err, NULL);
 }
 
 static void upload_csv(struct fixture *f, struct store_object *o)
@@ -287,10 +173,10 @@ static void declare(struct fixture *f, const char *object_id, const char *text,
 {
     json_t *decl = json_loads(text, 0, NULL);
     assert_non_null(decl);
-    struct delivery_actor who = as(f->provider);
+    struct delivery_actor who = as(f->c.provider);
     struct errbuf err;
     errbuf_init(&err);
-    expect(delivery_fp_declare(&f->d, &who, object_id, decl, out, &err), ERR_OK, &err, NULL);
+    expect(delivery_fp_declare(&f->c.d, &who, object_id, decl, out, &err), ERR_OK, &err, NULL);
     json_decref(decl);
 }
 
@@ -300,7 +186,7 @@ static struct store_download_token token_for(struct fixture *f, const char *cont
 {
     struct store_download_token t;
     memset(&t, 0, sizeof(t));
-    id_new(&f->rng, "dtk", t.id);
+    id_new(&f->c.rng, "dtk", t.id);
     snprintf(t.contract_id, sizeof(t.contract_id), "%s", contract_id);
     snprintf(t.revision_id, sizeof(t.revision_id), "%s", o->revision_id);
     snprintf(t.object_id, sizeof(t.object_id), "%s", o->id);
@@ -316,10 +202,10 @@ static void copy_of(struct fixture *f, const char *contract_id, const char *buye
     struct store_download_token t = token_for(f, contract_id, buyer, src);
     struct errbuf err;
     errbuf_init(&err);
-    expect(delivery_copy_get(&f->d, &t, src, copy, made, &err), ERR_OK, &err, NULL);
+    expect(delivery_copy_get(&f->c.d, &t, src, copy, made, &err), ERR_OK, &err, NULL);
     *data = malloc((size_t)copy->size + 1);
     struct delivery_object_file *file = NULL;
-    expect(delivery_object_open(&f->d, copy, &file, &err), ERR_OK, &err, NULL);
+    expect(delivery_object_open(&f->c.d, copy, &file, &err), ERR_OK, &err, NULL);
     if (copy->size > 0) {
         expect(delivery_object_read(file, 0, *data, (size_t)copy->size, &err), ERR_OK, &err, NULL);
     }
@@ -345,7 +231,7 @@ static int64_t rows_of(struct fixture *f, const char *table)
     char sql[128];
     snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM %s", table);
     int64_t n = -1;
-    assert_int_equal(store_query(f->store, sql, NULL, 0, count_row, &n, NULL, NULL), ERR_OK);
+    assert_int_equal(store_query(f->c.store, sql, NULL, 0, count_row, &n, NULL, NULL), ERR_OK);
     return n;
 }
 
@@ -418,11 +304,11 @@ static void snap(struct fixture *f, struct snapshot *s)
     for (size_t i = 0; i < ARRAY_LEN(tables); i++) {
         char sql[128];
         snprintf(sql, sizeof(sql), "SELECT * FROM %s ORDER BY 1", tables[i]);
-        assert_int_equal(store_query(f->store, sql, NULL, 0, digest_row, &h, NULL, NULL), ERR_OK);
+        assert_int_equal(store_query(f->c.store, sql, NULL, 0, digest_row, &h, NULL, NULL), ERR_OK);
     }
     crypto_generichash_final(&h, s->tables, sizeof(s->tables));
     crypto_generichash_init(&h, NULL, 0, sizeof(s->files));
-    files_digest(f->dir, &h);
+    files_digest(f->c.dir, &h);
     crypto_generichash_final(&h, s->files, sizeof(s->files));
 }
 
@@ -584,7 +470,7 @@ static void test_copies__declare_records(void **state)
     struct store_fingerprint *fp = calloc(1, sizeof(*fp));
     declare(f, o.id, DECL, fp);
     assert_string_equal(fp->object_id, o.id);
-    assert_string_equal(fp->actor, f->provider);
+    assert_string_equal(fp->actor, f->c.provider);
     assert_int_equal(fp->admissible_cells, (int64_t)f->admissible);
     struct delivery_fp_params p;
     delivery_fp_params_default(&p, f->admissible);
@@ -602,13 +488,13 @@ static void test_copies__declare_records(void **state)
     assert_non_null(strstr(leaf, cells));
     free(leaf);
     struct store_fingerprint *got = calloc(1, sizeof(*got));
-    assert_int_equal(store_fingerprint_get(f->store, o.id, got, NULL), ERR_OK);
+    assert_int_equal(store_fingerprint_get(f->c.store, o.id, got, NULL), ERR_OK);
     fp_same(got, fp);
     /* Until a buyer has a copy, a declaration may be replaced: one row, the new one. */
     declare(f, o.id, "{\"columns\": [{\"name\": \"kwh\", \"kind\": \"digit\"}]}", fp);
     assert_int_equal(fp->admissible_cells, ROWS);
     assert_int_equal(rows_of(f, "object_fingerprints"), 1);
-    assert_int_equal(store_fingerprint_get(f->store, o.id, got, NULL), ERR_OK);
+    assert_int_equal(store_fingerprint_get(f->c.store, o.id, got, NULL), ERR_OK);
     assert_string_equal(got->declaration, "{\"columns\":[{\"kind\":\"digit\",\"name\":\"kwh\"}]}");
     assert_int_equal(events(f), before + 2);
     free(got);
@@ -658,11 +544,11 @@ static void test_copies__declare_refusals(void **state)
     assert_string_equal(opaque.format, "opaque");
     /* A tabular object over the in-memory bound (its row only: refused before any read). */
     big = o;
-    id_new(&f->rng, "obj", big.id);
+    id_new(&f->c.rng, "obj", big.id);
     big.size = DELIVERY_FP_OBJECT_BYTES_MAX + 1;
-    assert_int_equal(store_object_insert(f->store, &big, NULL), ERR_OK);
+    assert_int_equal(store_object_insert(f->c.store, &big, NULL), ERR_OK);
     char *too_long = declaration_too_long();
-    struct delivery_actor prov = as(f->provider), other = as(f->other);
+    struct delivery_actor prov = as(f->c.provider), other = as(f->c.other);
     struct delivery_actor op = {"ent_operator", DELIVERY_ROLE_OPERATOR, 1};
     const struct {
         const struct delivery_actor *who;
@@ -701,7 +587,8 @@ static void test_copies__declare_refusals(void **state)
         struct store_fingerprint *out = calloc(1, sizeof(*out));
         struct errbuf err;
         errbuf_init(&err);
-        enum err rc = delivery_fp_declare(&f->d, cases[i].who, cases[i].object_id, decl, out, &err);
+        enum err rc =
+            delivery_fp_declare(&f->c.d, cases[i].who, cases[i].object_id, decl, out, &err);
         if (rc != cases[i].want ||
             (cases[i].field != NULL && strcmp(err.field, cases[i].field) != 0)) {
             fail_msg("case %zu: got %s (field '%s': %s), wanted %s (field '%s')", i, err_name(rc),
@@ -720,7 +607,7 @@ static void test_copies__declare_refusals(void **state)
     struct store_object copy;
     int made = 0;
     char *data = NULL;
-    copy_of(f, "ctr_aaaaaaaaaaaaaaaaaaaa", f->buyer, &o, &copy, &made, &data);
+    copy_of(f, "ctr_aaaaaaaaaaaaaaaaaaaa", f->c.buyer, &o, &copy, &made, &data);
     free(data);
     const char *again[] = {DECL, "{\"columns\": [{\"name\": \"kwh\", \"kind\": \"digit\"}]}"};
     for (size_t i = 0; i < ARRAY_LEN(again); i++) {
@@ -729,7 +616,7 @@ static void test_copies__declare_refusals(void **state)
         snap(f, &s);
         struct errbuf err;
         errbuf_init(&err);
-        expect(delivery_fp_declare(&f->d, &prov, o.id, decl, fp, &err), ERR_BAD_STATE, &err,
+        expect(delivery_fp_declare(&f->c.d, &prov, o.id, decl, fp, &err), ERR_BAD_STATE, &err,
                "object_id");
         snap_same(f, &s, "a declaration after a copy");
         json_decref(decl);
@@ -749,7 +636,7 @@ static void test_copies__copy_within_tolerance(void **state)
     int64_t before = events(f);
     int made = 0;
     char *data = NULL;
-    copy_of(f, "ctr_aaaaaaaaaaaaaaaaaaaa", f->buyer, &o, &copy, &made, &data);
+    copy_of(f, "ctr_aaaaaaaaaaaaaaaaaaaa", f->c.buyer, &o, &copy, &made, &data);
     assert_int_equal(made, 1);
     assert_true(id_valid(copy.id, "cpy"));
     /* An object record of its own bytes, of the source's product, revision and provider. */
@@ -766,11 +653,11 @@ static void test_copies__copy_within_tolerance(void **state)
     assert_true(changed < f->admissible / 2);
     /* One row and one event, in the same transaction; the event says what was made. */
     struct store_buyer_copy row;
-    assert_int_equal(store_buyer_copy_get(f->store, "ctr_aaaaaaaaaaaaaaaaaaaa", o.id, &row, NULL),
+    assert_int_equal(store_buyer_copy_get(f->c.store, "ctr_aaaaaaaaaaaaaaaaaaaa", o.id, &row, NULL),
                      ERR_OK);
     assert_string_equal(row.id, copy.id);
     assert_int_equal(row.fingerprinted, 1);
-    assert_string_equal(row.buyer_id, f->buyer);
+    assert_string_equal(row.buyer_id, f->c.buyer);
     assert_int_equal(row.size, copy.size);
     assert_int_equal(events(f), before + 1);
     assert_int_equal(row.log_index, before);
@@ -783,7 +670,7 @@ static void test_copies__copy_within_tolerance(void **state)
     free(leaf);
     /* Sealed at rest: no file under the data directory is named by or holds the copy. */
     char path[DELIVERY_PATH_MAX];
-    assert_int_equal(delivery__object_path(&f->d, copy.blob, path, NULL), ERR_OK);
+    assert_int_equal(delivery__object_path(&f->c.d, copy.blob, path, NULL), ERR_OK);
     char *sealed = NULL;
     size_t sealed_len = 0;
     assert_int_equal(file_read(path, 64u << 20, &sealed, &sealed_len, NULL), ERR_OK);
@@ -802,12 +689,12 @@ static void test_copies__per_contract_and_stable(void **state)
     declare(f, o.id, DECL, fp);
     int made = 0;
     char *da = NULL, *da2 = NULL, *db = NULL;
-    copy_of(f, "ctr_aaaaaaaaaaaaaaaaaaaa", f->buyer, &o, &a, &made, &da);
+    copy_of(f, "ctr_aaaaaaaaaaaaaaaaaaaa", f->c.buyer, &o, &a, &made, &da);
     assert_int_equal(made, 1);
     /* The same contract again: the same record and bytes, nothing written. */
     struct snapshot s;
     snap(f, &s);
-    copy_of(f, "ctr_aaaaaaaaaaaaaaaaaaaa", f->buyer, &o, &a2, &made, &da2);
+    copy_of(f, "ctr_aaaaaaaaaaaaaaaaaaaa", f->c.buyer, &o, &a2, &made, &da2);
     assert_int_equal(made, 0);
     snap_same(f, &s, "a second download of the same copy");
     assert_memory_equal(&a, &a2, sizeof(a));
@@ -815,13 +702,13 @@ static void test_copies__per_contract_and_stable(void **state)
     assert_memory_equal(da, da2, (size_t)a.size);
     /* Any range of it reads as those bytes (downloads resume with Range). */
     struct delivery_object_file *file = NULL;
-    assert_int_equal(delivery_object_open(&f->d, &a, &file, NULL), ERR_OK);
+    assert_int_equal(delivery_object_open(&f->c.d, &a, &file, NULL), ERR_OK);
     char part[5000];
     assert_int_equal(delivery_object_read(file, 70001, part, sizeof(part), NULL), ERR_OK);
     assert_memory_equal(part, da + 70001, sizeof(part));
     delivery_object_close(file);
     /* Another contract, even of the same buyer, gets another copy; both stay in tolerance. */
-    copy_of(f, "ctr_bbbbbbbbbbbbbbbbbbbb", f->buyer, &o, &b, &made, &db);
+    copy_of(f, "ctr_bbbbbbbbbbbbbbbbbbbb", f->c.buyer, &o, &b, &made, &db);
     assert_int_equal(made, 1);
     assert_string_not_equal(a.id, b.id);
     assert_string_not_equal(a.sha256, b.sha256);
@@ -861,7 +748,7 @@ static void test_copies__undeclared_served_as_is(void **state)
         assert_string_not_equal(copy.wrapped_key, srcs[i]->wrapped_key);
         struct store_buyer_copy row;
         assert_int_equal(
-            store_buyer_copy_get(f->store, "ctr_aaaaaaaaaaaaaaaaaaaa", srcs[i]->id, &row, NULL),
+            store_buyer_copy_get(f->c.store, "ctr_aaaaaaaaaaaaaaaaaaaa", srcs[i]->id, &row, NULL),
             ERR_OK);
         assert_int_equal(row.fingerprinted, 0);
         assert_int_equal(events(f), before + 1);
@@ -884,7 +771,7 @@ static void test_copies__copy_refusals(void **state)
     upload_csv(f, &o);
     struct store_fingerprint *fp = calloc(1, sizeof(*fp));
     declare(f, o.id, DECL, fp);
-    struct store_download_token t = token_for(f, "ctr_aaaaaaaaaaaaaaaaaaaa", f->buyer, &o);
+    struct store_download_token t = token_for(f, "ctr_aaaaaaaaaaaaaaaaaaaa", f->c.buyer, &o);
     struct store_object copy;
     int made = 1;
     struct snapshot s;
@@ -892,12 +779,12 @@ static void test_copies__copy_refusals(void **state)
     errbuf_init(&err);
     /* Another master key: the object's key does not unwrap; nothing recorded. */
     unsigned char other[32];
-    memcpy(other, f->master, sizeof(other));
+    memcpy(other, f->c.master, sizeof(other));
     other[0] ^= 1;
     struct delivery_custody d2;
-    assert_int_equal(
-        delivery_custody_init(&d2, f->store, &f->clock, &f->rng, f->dir, other, 1 << 22, NULL),
-        ERR_OK);
+    assert_int_equal(delivery_custody_init(&d2, f->c.store, &f->c.clock, &f->c.rng, f->c.dir, other,
+                                           1 << 22, NULL),
+                     ERR_OK);
     snap(f, &s);
     expect(delivery_copy_get(&d2, &t, &o, &copy, &made, &err), ERR_CORRUPT, &err, NULL);
     assert_int_equal(made, 0);
@@ -905,24 +792,24 @@ static void test_copies__copy_refusals(void **state)
     delivery_custody_release(&d2);
     /* The object's file gone: nothing recorded, no copy file left behind. */
     char path[DELIVERY_PATH_MAX], moved[DELIVERY_PATH_MAX + 8];
-    assert_int_equal(delivery__object_path(&f->d, o.blob, path, NULL), ERR_OK);
+    assert_int_equal(delivery__object_path(&f->c.d, o.blob, path, NULL), ERR_OK);
     snprintf(moved, sizeof(moved), "%s.away", path);
     assert_int_equal(rename(path, moved), 0);
     snap(f, &s);
-    expect(delivery_copy_get(&f->d, &t, &o, &copy, &made, &err), ERR_NOT_FOUND, &err, NULL);
+    expect(delivery_copy_get(&f->c.d, &t, &o, &copy, &made, &err), ERR_NOT_FOUND, &err, NULL);
     snap_same(f, &s, "a missing object file");
     assert_int_equal(rename(moved, path), 0);
     /* A stored declaration that no longer parses (damage at rest): refused as corrupt. */
     struct store_fingerprint *bad = calloc(1, sizeof(*bad));
     *bad = *fp;
     snprintf(bad->declaration, sizeof(bad->declaration), "{\"columns\": [");
-    assert_int_equal(store_fingerprint_put(f->store, bad, NULL), ERR_OK);
+    assert_int_equal(store_fingerprint_put(f->c.store, bad, NULL), ERR_OK);
     snap(f, &s);
-    expect(delivery_copy_get(&f->d, &t, &o, &copy, &made, &err), ERR_CORRUPT, &err, NULL);
+    expect(delivery_copy_get(&f->c.d, &t, &o, &copy, &made, &err), ERR_CORRUPT, &err, NULL);
     snap_same(f, &s, "a corrupt declaration");
     /* Repaired, the same token makes the copy. */
-    assert_int_equal(store_fingerprint_put(f->store, fp, NULL), ERR_OK);
-    expect(delivery_copy_get(&f->d, &t, &o, &copy, &made, &err), ERR_OK, &err, NULL);
+    assert_int_equal(store_fingerprint_put(f->c.store, fp, NULL), ERR_OK);
+    expect(delivery_copy_get(&f->c.d, &t, &o, &copy, &made, &err), ERR_OK, &err, NULL);
     assert_int_equal(made, 1);
     free(bad);
     free(fp);
@@ -1007,9 +894,9 @@ static void trace(struct fixture *f, const void *data, size_t len, const char *o
     int64_t before = events(f);
     struct errbuf err;
     errbuf_init(&err);
-    expect(
-        delivery_trace(&f->d, f->other, data, len, object_id, DELIVERY_FP_BOUND_DEFAULT, r, &err),
-        ERR_OK, &err, NULL);
+    expect(delivery_trace(&f->c.d, f->c.other, data, len, object_id, DELIVERY_FP_BOUND_DEFAULT, r,
+                          &err),
+           ERR_OK, &err, NULL);
     assert_true(id_valid(r->id, "trc"));
     assert_int_equal(events(f), before + 1);
     assert_int_equal(r->log_index, before);
@@ -1031,9 +918,9 @@ static void test_copies__trace(void **state)
     declare(f, o.id, DECL, fp);
     int made = 0;
     char *da = NULL, *db = NULL, *dc = NULL;
-    copy_of(f, "ctr_aaaaaaaaaaaaaaaaaaaa", f->buyer, &o, &a, &made, &da);
+    copy_of(f, "ctr_aaaaaaaaaaaaaaaaaaaa", f->c.buyer, &o, &a, &made, &da);
     copy_of(f, "ctr_bbbbbbbbbbbbbbbbbbbb", f->buyer2, &o, &b, &made, &db);
-    copy_of(f, "ctr_cccccccccccccccccccc", f->buyer, &o, &c, &made, &dc);
+    copy_of(f, "ctr_cccccccccccccccccccc", f->c.buyer, &o, &c, &made, &dc);
     struct delivery_trace_result r;
     /* (a) An exact copy names its contract by SHA-256, without reading marks. */
     trace(f, db, (size_t)b.size, NULL, &r);
@@ -1128,7 +1015,7 @@ static void test_copies__trace(void **state)
         snap(f, &s);
         struct errbuf err;
         errbuf_init(&err);
-        expect(delivery_trace(&f->d, f->other, f->csv, f->csv_len, refusals[i].object_id,
+        expect(delivery_trace(&f->c.d, f->c.other, f->csv, f->csv_len, refusals[i].object_id,
                               refusals[i].bound, &r, &err),
                ERR_INVALID, &err, refusals[i].field);
         assert_int_equal(r.named_count, 0);
@@ -1165,7 +1052,7 @@ static void overlong(struct fixture *f, const char *table, const char *column, c
     snprintf(sql, sizeof(sql), "UPDATE %s SET %s = $1 WHERE %s = $2", table, column, key);
     struct store_value p[] = {store_text(v), store_text(id)};
     int64_t changes = 0;
-    assert_int_equal(store_query(f->store, sql, p, 2, NULL, NULL, &changes, NULL), ERR_OK);
+    assert_int_equal(store_query(f->c.store, sql, p, 2, NULL, NULL, &changes, NULL), ERR_OK);
     assert_int_equal(changes, 1);
     free(v);
 }
@@ -1181,8 +1068,8 @@ static void test_copies__store_fingerprint_rows(void **state)
     size_t n = 99;
     struct errbuf err;
     errbuf_init(&err);
-    expect(store_fingerprint_get(f->store, o[0].id, got, &err), ERR_NOT_FOUND, &err, "id");
-    expect(store_fingerprint_list(f->store, 10, &list, &n, &err), ERR_OK, &err, NULL);
+    expect(store_fingerprint_get(f->c.store, o[0].id, got, &err), ERR_NOT_FOUND, &err, "id");
+    expect(store_fingerprint_list(f->c.store, 10, &list, &n, &err), ERR_OK, &err, NULL);
     assert_int_equal(n, 0);
     mem_free(list);
     for (size_t i = 0; i < 3; i++) {
@@ -1192,7 +1079,7 @@ static void test_copies__store_fingerprint_rows(void **state)
         fp[i].mark_per_mille = 500 + (int64_t)i;
         snprintf(fp[i].cutoff, sizeof(fp[i].cutoff), "%.17g", 1.0 / 300);
         fp[i].admissible_cells = ((int64_t)1 << 40) + (int64_t)i; /* past 32 bits */
-        memcpy(fp[i].actor, f->provider, ID_MAX);
+        memcpy(fp[i].actor, f->c.provider, ID_MAX);
         fp[i].declared_ms = i == 1 ? 4000 : 5000; /* 0 and 2 tie: then by object id */
         fp[i].log_index = 10 + (int64_t)i;
     }
@@ -1208,23 +1095,23 @@ static void test_copies__store_fingerprint_rows(void **state)
     memcpy(fp[0].declaration + end, "\"}", 3);
     assert_int_equal(strlen(fp[0].declaration), STORE_FP_DECL_MAX - 1);
     for (size_t i = 0; i < 3; i++) {
-        expect(store_fingerprint_put(f->store, &fp[i], &err), ERR_OK, &err, NULL);
+        expect(store_fingerprint_put(f->c.store, &fp[i], &err), ERR_OK, &err, NULL);
     }
     for (size_t i = 0; i < 3; i++) {
         memset(got, 0x55, sizeof(*got));
-        expect(store_fingerprint_get(f->store, o[i].id, got, &err), ERR_OK, &err, NULL);
+        expect(store_fingerprint_get(f->c.store, o[i].id, got, &err), ERR_OK, &err, NULL);
         fp_same(got, &fp[i]);
     }
     /* Oldest first, ties by object id; at most max. */
     size_t first_tie = strcmp(o[0].id, o[2].id) < 0 ? 0 : 2;
     const size_t want[] = {1, first_tie, 2 - first_tie};
-    expect(store_fingerprint_list(f->store, 10, &list, &n, &err), ERR_OK, &err, NULL);
+    expect(store_fingerprint_list(f->c.store, 10, &list, &n, &err), ERR_OK, &err, NULL);
     assert_int_equal(n, 3);
     for (size_t i = 0; i < n; i++) {
         fp_same(&list[i], &fp[want[i]]);
     }
     mem_free(list);
-    expect(store_fingerprint_list(f->store, 2, &list, &n, &err), ERR_OK, &err, NULL);
+    expect(store_fingerprint_list(f->c.store, 2, &list, &n, &err), ERR_OK, &err, NULL);
     assert_int_equal(n, 2);
     assert_string_equal(list[1].object_id, o[first_tie].id);
     mem_free(list);
@@ -1232,30 +1119,30 @@ static void test_copies__store_fingerprint_rows(void **state)
     snprintf(fp[1].declaration, sizeof(fp[1].declaration), "{}");
     fp[1].code_length = 8192;
     fp[1].declared_ms = 6000;
-    expect(store_fingerprint_put(f->store, &fp[1], &err), ERR_OK, &err, NULL);
-    expect(store_fingerprint_get(f->store, o[1].id, got, &err), ERR_OK, &err, NULL);
+    expect(store_fingerprint_put(f->c.store, &fp[1], &err), ERR_OK, &err, NULL);
+    expect(store_fingerprint_get(f->c.store, o[1].id, got, &err), ERR_OK, &err, NULL);
     fp_same(got, &fp[1]);
     assert_int_equal(rows_of(f, "object_fingerprints"), 3);
     /* Rolled back with its transaction. */
-    assert_int_equal(store_tx_begin(f->store, NULL), ERR_OK);
+    assert_int_equal(store_tx_begin(f->c.store, NULL), ERR_OK);
     fp[2].code_length = 64;
-    expect(store_fingerprint_put(f->store, &fp[2], &err), ERR_OK, &err, NULL);
-    store_tx_rollback(f->store);
-    expect(store_fingerprint_get(f->store, o[2].id, got, &err), ERR_OK, &err, NULL);
+    expect(store_fingerprint_put(f->c.store, &fp[2], &err), ERR_OK, &err, NULL);
+    store_tx_rollback(f->c.store);
+    expect(store_fingerprint_get(f->c.store, o[2].id, got, &err), ERR_OK, &err, NULL);
     assert_int_equal(got->code_length, 1024);
     /* A declaration of no stored object violates the reference: a conflict, nothing stored. */
     struct store_fingerprint *stray = calloc(1, sizeof(*stray));
     *stray = fp[2];
     snprintf(stray->object_id, sizeof(stray->object_id), "obj_zzzzzzzzzzzzzzzzzzzz");
-    expect(store_fingerprint_put(f->store, stray, &err), ERR_CONFLICT, &err, NULL);
+    expect(store_fingerprint_put(f->c.store, stray, &err), ERR_CONFLICT, &err, NULL);
     assert_int_equal(rows_of(f, "object_fingerprints"), 3);
     /* A stored value longer than its buffer reads as corrupt, never cut. */
     overlong(f, "object_fingerprints", "cutoff", "object_id", o[2].id, STORE_FP_CUTOFF_MAX);
-    expect(store_fingerprint_get(f->store, o[2].id, got, &err), ERR_CORRUPT, &err, NULL);
-    expect(store_fingerprint_list(f->store, 10, &list, &n, &err), ERR_CORRUPT, &err, NULL);
+    expect(store_fingerprint_get(f->c.store, o[2].id, got, &err), ERR_CORRUPT, &err, NULL);
+    expect(store_fingerprint_list(f->c.store, 10, &list, &n, &err), ERR_CORRUPT, &err, NULL);
     overlong(f, "object_fingerprints", "declaration", "object_id", o[0].id, STORE_FP_DECL_MAX);
-    expect(store_fingerprint_get(f->store, o[0].id, got, &err), ERR_CORRUPT, &err, NULL);
-    expect(store_fingerprint_get(f->store, o[1].id, got, &err), ERR_OK, &err, NULL);
+    expect(store_fingerprint_get(f->c.store, o[0].id, got, &err), ERR_CORRUPT, &err, NULL);
+    expect(store_fingerprint_get(f->c.store, o[1].id, got, &err), ERR_OK, &err, NULL);
     free(stray);
     free(got);
     free(fp);
@@ -1284,10 +1171,10 @@ static void test_copies__store_buyer_copy_rows(void **state)
     errbuf_init(&err);
     for (size_t i = 0; i < 4; i++) {
         memset(&c[i], 0, sizeof(c[i]));
-        id_new(&f->rng, "cpy", c[i].id);
+        id_new(&f->c.rng, "cpy", c[i].id);
         snprintf(c[i].contract_id, sizeof(c[i].contract_id), "%s", spec[i].contract);
         memcpy(c[i].object_id, o[spec[i].object].id, ID_MAX);
-        memcpy(c[i].buyer_id, i % 2 ? f->buyer2 : f->buyer, ID_MAX);
+        memcpy(c[i].buyer_id, i % 2 ? f->buyer2 : f->c.buyer, ID_MAX);
         c[i].fingerprinted = (int64_t)(i % 2);
         c[i].size = ((int64_t)5 << 32) + (int64_t)i;
         snprintf(c[i].sha256, sizeof(c[i].sha256), "%s", spec[i].sha);
@@ -1296,29 +1183,29 @@ static void test_copies__store_buyer_copy_rows(void **state)
         snprintf(c[i].wrapped_key, sizeof(c[i].wrapped_key), "%s", o[spec[i].object].wrapped_key);
         c[i].created_ms = spec[i].created_ms;
         c[i].log_index = 40 + (int64_t)i;
-        expect(store_buyer_copy_insert(f->store, &c[i], &err), ERR_OK, &err, NULL);
+        expect(store_buyer_copy_insert(f->c.store, &c[i], &err), ERR_OK, &err, NULL);
     }
     for (size_t i = 0; i < 4; i++) {
         memset(&got, 0x55, sizeof(got));
-        expect(store_buyer_copy_get(f->store, spec[i].contract, o[spec[i].object].id, &got, &err),
+        expect(store_buyer_copy_get(f->c.store, spec[i].contract, o[spec[i].object].id, &got, &err),
                ERR_OK, &err, NULL);
         copy_same(&got, &c[i]);
     }
-    expect(store_buyer_copy_get(f->store, "ctr_bbbbbbbbbbbbbbbbbbbb", o[1].id, &got, &err),
+    expect(store_buyer_copy_get(f->c.store, "ctr_bbbbbbbbbbbbbbbbbbbb", o[1].id, &got, &err),
            ERR_NOT_FOUND, &err, "id");
     /* One copy per contract and object; ids unique; objects and buyers must exist. */
     struct store_buyer_copy dup = c[0];
-    id_new(&f->rng, "cpy", dup.id);
-    expect(store_buyer_copy_insert(f->store, &dup, &err), ERR_CONFLICT, &err, NULL);
+    id_new(&f->c.rng, "cpy", dup.id);
+    expect(store_buyer_copy_insert(f->c.store, &dup, &err), ERR_CONFLICT, &err, NULL);
     dup = c[0];
     snprintf(dup.contract_id, sizeof(dup.contract_id), "ctr_eeeeeeeeeeeeeeeeeeee");
-    expect(store_buyer_copy_insert(f->store, &dup, &err), ERR_CONFLICT, &err, NULL);
-    id_new(&f->rng, "cpy", dup.id);
+    expect(store_buyer_copy_insert(f->c.store, &dup, &err), ERR_CONFLICT, &err, NULL);
+    id_new(&f->c.rng, "cpy", dup.id);
     snprintf(dup.object_id, sizeof(dup.object_id), "obj_zzzzzzzzzzzzzzzzzzzz");
-    expect(store_buyer_copy_insert(f->store, &dup, &err), ERR_CONFLICT, &err, NULL);
+    expect(store_buyer_copy_insert(f->c.store, &dup, &err), ERR_CONFLICT, &err, NULL);
     memcpy(dup.object_id, o[0].id, ID_MAX);
     snprintf(dup.buyer_id, sizeof(dup.buyer_id), "ent_zzzzzzzzzzzzzzzzzzzz");
-    expect(store_buyer_copy_insert(f->store, &dup, &err), ERR_CONFLICT, &err, NULL);
+    expect(store_buyer_copy_insert(f->c.store, &dup, &err), ERR_CONFLICT, &err, NULL);
     assert_int_equal(rows_of(f, "buyer_copies"), 4);
     /* By SHA-256 and by object: oldest first, at most max, nothing for others. */
     struct store_buyer_copy *list = NULL;
@@ -1340,9 +1227,9 @@ static void test_copies__store_buyer_copy_rows(void **state)
         {0, "obj_zzzzzzzzzzzzzzzzzzzz", 10, {0}, 0},
     };
     for (size_t i = 0; i < ARRAY_LEN(lists); i++) {
-        enum err rc = lists[i].by_sha ? store_buyer_copy_find_sha(f->store, lists[i].key,
+        enum err rc = lists[i].by_sha ? store_buyer_copy_find_sha(f->c.store, lists[i].key,
                                                                   lists[i].max, &list, &n, &err)
-                                      : store_buyer_copy_list_object(f->store, lists[i].key,
+                                      : store_buyer_copy_list_object(f->c.store, lists[i].key,
                                                                      lists[i].max, &list, &n, &err);
         expect(rc, ERR_OK, &err, NULL);
         assert_int_equal(n, lists[i].count);
@@ -1357,33 +1244,33 @@ static void test_copies__store_buyer_copy_rows(void **state)
     upload(f, "k,v\n1,2\n", 8, "a.csv", &same[0]);
     upload(f, "k,v\n1,2\n", 8, "b.csv", &same[1]);
     char(*ids)[ID_MAX] = NULL;
-    expect(store_object_ids_by_sha(f->store, same[0].sha256, 10, &ids, &n, &err), ERR_OK, &err,
+    expect(store_object_ids_by_sha(f->c.store, same[0].sha256, 10, &ids, &n, &err), ERR_OK, &err,
            NULL);
     assert_int_equal(n, 2);
     assert_string_equal(ids[0], same[0].id);
     assert_string_equal(ids[1], same[1].id);
     mem_free(ids);
-    expect(store_object_ids_by_sha(f->store, same[0].sha256, 1, &ids, &n, &err), ERR_OK, &err,
+    expect(store_object_ids_by_sha(f->c.store, same[0].sha256, 1, &ids, &n, &err), ERR_OK, &err,
            NULL);
     assert_int_equal(n, 1);
     assert_string_equal(ids[0], same[0].id);
     mem_free(ids);
     ids = NULL;
-    expect(store_object_ids_by_sha(f->store, x, 10, &ids, &n, &err), ERR_OK, &err, NULL);
+    expect(store_object_ids_by_sha(f->c.store, x, 10, &ids, &n, &err), ERR_OK, &err, NULL);
     assert_int_equal(n, 0);
     mem_free(ids);
     /* A stored value longer than its buffer reads as corrupt, never cut, wherever it is read. */
     overlong(f, "buyer_copies", "format", "id", c[2].id, STORE_FORMAT_MAX);
-    expect(store_buyer_copy_get(f->store, spec[2].contract, o[0].id, &got, &err), ERR_CORRUPT, &err,
-           NULL);
-    expect(store_buyer_copy_list_object(f->store, o[0].id, 10, &list, &n, &err), ERR_CORRUPT, &err,
-           NULL);
-    expect(store_buyer_copy_find_sha(f->store, y, 10, &list, &n, &err), ERR_CORRUPT, &err, NULL);
-    expect(store_buyer_copy_get(f->store, spec[0].contract, o[0].id, &got, &err), ERR_OK, &err,
+    expect(store_buyer_copy_get(f->c.store, spec[2].contract, o[0].id, &got, &err), ERR_CORRUPT,
+           &err, NULL);
+    expect(store_buyer_copy_list_object(f->c.store, o[0].id, 10, &list, &n, &err), ERR_CORRUPT,
+           &err, NULL);
+    expect(store_buyer_copy_find_sha(f->c.store, y, 10, &list, &n, &err), ERR_CORRUPT, &err, NULL);
+    expect(store_buyer_copy_get(f->c.store, spec[0].contract, o[0].id, &got, &err), ERR_OK, &err,
            NULL);
     overlong(f, "objects", "id", "id", same[1].id, ID_MAX);
-    expect(store_object_ids_by_sha(f->store, same[0].sha256, 10, &ids, &n, &err), ERR_CORRUPT, &err,
-           NULL);
+    expect(store_object_ids_by_sha(f->c.store, same[0].sha256, 10, &ids, &n, &err), ERR_CORRUPT,
+           &err, NULL);
 }
 
 int main(void)

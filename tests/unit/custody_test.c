@@ -11,152 +11,36 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "test_support.h"
+#include "market.h"
 
 #include "util/banned.h"
 
 struct fixture {
-    struct test_clock_state clock_state;
-    struct clock clock;
-    struct test_rng_state rng_state;
-    struct rng rng;
-    struct store *store;
-    char dir[256];
-    char pg_db[64];
-    struct delivery_custody d;
-    unsigned char master[32];
-    char provider[ID_MAX], other[ID_MAX], buyer[ID_MAX];
+    struct market_custody c;
     char product[ID_MAX], revision[ID_MAX], revision2[ID_MAX];
 };
 
-static void expect(enum err got, enum err want, const struct errbuf *err, const char *field)
-{
-    if (got != want) {
-        fail_msg("got %s, want %s: %s", err_name(got), err_name(want), err ? err->msg : "");
-    }
-    if (field != NULL) {
-        assert_string_equal(err->field, field);
-    }
-}
-
-/* ---- store on SQLite or PostgreSQL ---- */
-
-static int pg_admin_exec(const char *admin, const char *sql)
-{
-    PGconn *conn = PQconnectdb(admin);
-    int ok = PQstatus(conn) == CONNECTION_OK;
-    if (ok) {
-        PGresult *res = PQexec(conn, sql);
-        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
-    }
-    PQfinish(conn);
-    return ok;
-}
-
-static void store_for_test(struct fixture *f)
-{
-    static int n;
-    const char *admin = getenv("BOURSE_TEST_PG_URL");
-    if (admin == NULL || admin[0] == '\0') {
-        assert_int_equal(store_open(":memory:", &f->store, NULL), ERR_OK);
-        return;
-    }
-    char url[1024], sql[160];
-    snprintf(f->pg_db, sizeof(f->pg_db), "t_custody_%ld_%d", (long)getpid(), ++n);
-    const char *q = strchr(admin, '?');
-    const char *slash = strrchr(admin, '/');
-    int base = (int)(slash != NULL && (q == NULL || slash < q) && slash > strstr(admin, "//") + 1
-                         ? slash - admin
-                         : (q != NULL ? q - admin : (long)strlen(admin)));
-    snprintf(url, sizeof(url), "%.*s/%s%s", base, admin, f->pg_db, q != NULL ? q : "");
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->pg_db);
-    assert_true(pg_admin_exec(admin, sql));
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->pg_db);
-    assert_true(pg_admin_exec(admin, sql));
-    struct errbuf err;
-    errbuf_init(&err);
-    if (store_open(url, &f->store, &err) != ERR_OK) {
-        fail_msg("cannot open '%s': %s", url, err.msg);
-    }
-}
-
 /* ---- rows the custody tables refer to ---- */
 
-static void entity_add(struct fixture *f, const char *kind, char id[ID_MAX])
-{
-    struct store_entity e;
-    memset(&e, 0, sizeof(e));
-    id_new(&f->rng, "ent", e.id);
-    snprintf(e.kind, sizeof(e.kind), "%s", kind);
-    snprintf(e.status, sizeof(e.status), "verified");
-    snprintf(e.name, sizeof(e.name), "%s %s", kind, e.id);
-    snprintf(e.country, sizeof(e.country), "CN");
-    assert_int_equal(store_entity_insert(f->store, &e, NULL), ERR_OK);
-    memcpy(id, e.id, ID_MAX);
-}
-
-static void revision_add(struct fixture *f, const char *product, int64_t number, char id[ID_MAX],
-                         const char *given)
-{
-    struct store_revision r;
-    memset(&r, 0, sizeof(r));
-    if (given != NULL) {
-        snprintf(r.id, sizeof(r.id), "%s", given);
-    } else {
-        id_new(&f->rng, "rev", r.id);
-    }
-    snprintf(r.product_id, sizeof(r.product_id), "%s", product);
-    r.number = number;
-    snprintf(r.provider_id, sizeof(r.provider_id), "%s", f->provider);
-    snprintf(r.kind, sizeof(r.kind), "dataset");
-    r.metadata = (char *)"{}";
-    assert_int_equal(store_revision_insert(f->store, &r, NULL), ERR_OK);
-    memmove(id, r.id, ID_MAX);
-}
-
+/* The product's latest revision (2) is f->revision; its first, f->revision2. */
 static void product_add(struct fixture *f)
 {
-    struct store_product p;
-    memset(&p, 0, sizeof(p));
-    id_new(&f->rng, "prd", p.id);
-    snprintf(p.provider_id, sizeof(p.provider_id), "%s", f->provider);
-    snprintf(p.kind, sizeof(p.kind), "dataset");
-    memcpy(f->product, p.id, ID_MAX);
-    /* The product first (its revisions refer to it), naming the revision made next. */
-    id_new(&f->rng, "rev", f->revision);
-    p.latest_revision = 2;
-    memcpy(p.latest_revision_id, f->revision, ID_MAX);
-    assert_int_equal(store_product_insert(f->store, &p, NULL), ERR_OK);
-    revision_add(f, p.id, 1, f->revision2, NULL);
-    revision_add(f, p.id, 2, f->revision, f->revision);
+    market_product_row(f->c.store, &f->c.rng, f->c.provider, 2, f->revision, f->product);
+    market_revision_row(f->c.store, &f->c.rng, f->product, f->c.provider, 1, NULL, f->revision2);
+    market_revision_row(f->c.store, &f->c.rng, f->product, f->c.provider, 2, f->revision,
+                        f->revision);
 }
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    f->clock_state.now_ms = 1790000000000;
-    f->clock = (struct clock){test_clock_now, &f->clock_state};
-    f->rng = (struct rng){test_rng_fill, &f->rng_state};
-    store_for_test(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/custody-test-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    randombytes_buf(f->master, sizeof(f->master));
-    struct errbuf err;
-    errbuf_init(&err);
-    expect(delivery_custody_init(&f->d, f->store, &f->clock, &f->rng, f->dir, f->master,
-                                 4 * 1024 * 1024, &err),
-           ERR_OK, &err, NULL);
-    entity_add(f, "provider", f->provider);
-    entity_add(f, "provider", f->other);
-    entity_add(f, "buyer", f->buyer);
+    market_custody_open(&f->c, "custody", 1790000000000);
     product_add(f);
     *state = f;
     return 0;
@@ -165,16 +49,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    delivery_custody_release(&f->d);
-    store_close(f->store);
-    if (f->pg_db[0] != '\0') {
-        char sql[160];
-        snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->pg_db);
-        pg_admin_exec(getenv("BOURSE_TEST_PG_URL"), sql);
-    }
+    market_custody_close(&f->c);
     free(f);
     return 0;
 }
@@ -209,11 +84,11 @@ static void upload_all(struct fixture *f, const void *data, size_t len, int64_t 
     char sha[STORE_HASH_HEX_MAX];
     sha_hex(data, len, sha);
     struct delivery_upload_request r = {f->product, NULL, "data.bin", (int64_t)len, sha, chunk};
-    struct delivery_actor who = as(f->provider);
+    struct delivery_actor who = as(f->c.provider);
     struct store_upload u;
     struct errbuf err;
     errbuf_init(&err);
-    expect(delivery_upload_start(&f->d, &who, &r, &u, &err), ERR_OK, &err, NULL);
+    expect(delivery_upload_start(&f->c.d, &who, &r, &u, &err), ERR_OK, &err, NULL);
     for (int64_t n = 0; n < u.chunk_count; n++) {
         size_t off = (size_t)(n * u.chunk_size);
         size_t cl = len - off < (size_t)u.chunk_size ? len - off : (size_t)u.chunk_size;
@@ -221,11 +96,11 @@ static void upload_all(struct fixture *f, const void *data, size_t len, int64_t 
         sha_hex((const char *)data + off, cl, csha);
         struct store_upload_chunk c;
         int again = 0;
-        expect(delivery_upload_chunk(&f->d, &who, u.id, n, (const char *)data + off, cl, csha, &c,
+        expect(delivery_upload_chunk(&f->c.d, &who, u.id, n, (const char *)data + off, cl, csha, &c,
                                      &again, &err),
                ERR_OK, &err, NULL);
     }
-    expect(delivery_upload_complete(&f->d, &who, u.id, o, &err), ERR_OK, &err, NULL);
+    expect(delivery_upload_complete(&f->c.d, &who, u.id, o, &err), ERR_OK, &err, NULL);
 }
 
 static void read_all(struct fixture *f, const struct store_object *o, unsigned char *out)
@@ -233,7 +108,7 @@ static void read_all(struct fixture *f, const struct store_object *o, unsigned c
     struct delivery_object_file *file = NULL;
     struct errbuf err;
     errbuf_init(&err);
-    expect(delivery_object_open(&f->d, o, &file, &err), ERR_OK, &err, NULL);
+    expect(delivery_object_open(&f->c.d, o, &file, &err), ERR_OK, &err, NULL);
     expect(delivery_object_read(file, 0, out, (size_t)o->size, &err), ERR_OK, &err, NULL);
     delivery_object_close(file);
 }
@@ -241,7 +116,7 @@ static void read_all(struct fixture *f, const struct store_object *o, unsigned c
 static int64_t events(struct fixture *f)
 {
     int64_t n = 0;
-    assert_int_equal(store_event_count(f->store, &n, NULL), ERR_OK);
+    assert_int_equal(store_event_count(f->c.store, &n, NULL), ERR_OK);
     return n;
 }
 
@@ -293,7 +168,7 @@ static void test_custody__round_trip_and_random_access(void **state)
         assert_memory_equal(back, data, sizes[i]);
         /* Any offset and length, straddling records, through one open file. */
         struct delivery_object_file *file = NULL;
-        assert_int_equal(delivery_object_open(&f->d, &o, &file, NULL), ERR_OK);
+        assert_int_equal(delivery_object_open(&f->c.d, &o, &file, NULL), ERR_OK);
         for (size_t k = 0; k < 50 && sizes[i] > 0; k++) {
             size_t off = (size_t)randombytes_uniform((uint32_t)sizes[i]);
             size_t len = (size_t)randombytes_uniform((uint32_t)(sizes[i] - off)) + 1;
@@ -314,25 +189,25 @@ static void test_custody__wrong_master_key_fails(void **state)
     struct store_object o;
     upload_all(f, data, 200000, DELIVERY_CHUNK_BYTES_MIN, &o);
     unsigned char other[32];
-    memcpy(other, f->master, 32);
+    memcpy(other, f->c.master, 32);
     other[0] ^= 1;
     struct delivery_custody d2;
-    assert_int_equal(
-        delivery_custody_init(&d2, f->store, &f->clock, &f->rng, f->dir, other, 1 << 20, NULL),
-        ERR_OK);
+    assert_int_equal(delivery_custody_init(&d2, f->c.store, &f->c.clock, &f->c.rng, f->c.dir, other,
+                                           1 << 20, NULL),
+                     ERR_OK);
     struct delivery_object_file *file = NULL;
     struct errbuf err;
     errbuf_init(&err);
     expect(delivery_object_open(&d2, &o, &file, &err), ERR_CORRUPT, &err, NULL);
     assert_null(file);
     /* The store remembers the exchange's key: another one is refused at start. */
-    expect(delivery_custody_check_store(&f->d, &err), ERR_OK, &err, NULL);
+    expect(delivery_custody_check_store(&f->c.d, &err), ERR_OK, &err, NULL);
     expect(delivery_custody_check_store(&d2, &err), ERR_CONFLICT, &err, "master_key");
-    expect(delivery_custody_check_store(&f->d, &err), ERR_OK, &err, NULL);
+    expect(delivery_custody_check_store(&f->c.d, &err), ERR_OK, &err, NULL);
     /* A key moved to another object's row does not open either. */
     struct store_object moved = o;
-    id_new(&f->rng, "obj", moved.id);
-    expect(delivery_object_open(&f->d, &moved, &file, &err), ERR_CORRUPT, &err, NULL);
+    id_new(&f->c.rng, "obj", moved.id);
+    expect(delivery_object_open(&f->c.d, &moved, &file, &err), ERR_CORRUPT, &err, NULL);
     delivery_custody_release(&d2);
     free(data);
 }
@@ -345,7 +220,7 @@ static void test_custody__tamper_detected(void **state)
     struct store_object o;
     upload_all(f, data, len, DELIVERY_CHUNK_BYTES_MIN, &o);
     char path[DELIVERY_PATH_MAX];
-    assert_int_equal(delivery__object_path(&f->d, o.blob, path, NULL), ERR_OK);
+    assert_int_equal(delivery__object_path(&f->c.d, o.blob, path, NULL), ERR_OK);
     char *file_bytes = NULL;
     size_t file_len = 0;
     assert_int_equal(file_read(path, 1 << 20, &file_bytes, &file_len, NULL), ERR_OK);
@@ -356,7 +231,7 @@ static void test_custody__tamper_detected(void **state)
         file_bytes[i] ^= 0x20;
         assert_int_equal(file_write_atomic(path, file_bytes, file_len, 0600, 0, NULL), ERR_OK);
         struct delivery_object_file *file = NULL;
-        enum err rc = delivery_object_open(&f->d, &o, &file, NULL);
+        enum err rc = delivery_object_open(&f->c.d, &o, &file, NULL);
         if (rc == ERR_OK) {
             rc = delivery_object_read(file, 0, back, len, NULL);
         }
@@ -369,7 +244,7 @@ static void test_custody__tamper_detected(void **state)
     /* Truncation and extension too. */
     assert_int_equal(file_write_atomic(path, file_bytes, file_len - 1, 0600, 0, NULL), ERR_OK);
     struct delivery_object_file *file = NULL;
-    assert_int_equal(delivery_object_open(&f->d, &o, &file, NULL), ERR_CORRUPT);
+    assert_int_equal(delivery_object_open(&f->c.d, &o, &file, NULL), ERR_CORRUPT);
     assert_int_equal(file_write_atomic(path, file_bytes, file_len, 0600, 0, NULL), ERR_OK);
     read_all(f, &o, back);
     assert_memory_equal(back, data, len);
@@ -399,7 +274,7 @@ static void test_custody__content_addressing_dedups(void **state)
     /* Nothing under the data directory shows the plaintext (the staged chunks are gone). */
     struct buf all;
     buf_init(&all, 64u << 20);
-    files_under(f->dir, &all);
+    files_under(f->c.dir, &all);
     assert_null(memmem(all.data, all.len, data + 1000, 32));
     assert_null(memmem(all.data, all.len, a.sha256, 64));
     buf_release(&all);
@@ -427,7 +302,7 @@ static size_t record_len(uint64_t i, size_t size)
 /* The object key of o, unwrapped as the server does. */
 static void object_key(struct fixture *f, const struct store_object *o, unsigned char key[32])
 {
-    assert_int_equal(delivery__key_unwrap(&f->d, o->id, o->wrapped_key, key, NULL), ERR_OK);
+    assert_int_equal(delivery__key_unwrap(&f->c.d, o->id, o->wrapped_key, key, NULL), ERR_OK);
 }
 
 /* The 41 bytes of a record's associated data. */
@@ -445,7 +320,7 @@ static void object_reads_as(struct fixture *f, const struct store_object *o,
     read_all(f, o, back);
     assert_memory_equal(back, data, OBJ_LEN);
     struct delivery_object_file *file = NULL;
-    assert_int_equal(delivery_object_open(&f->d, o, &file, NULL), ERR_OK);
+    assert_int_equal(delivery_object_open(&f->c.d, o, &file, NULL), ERR_OK);
     for (size_t off = 0; off < OBJ_LEN; off += 40961) {
         size_t len = OBJ_LEN - off < 3 * R ? OBJ_LEN - off : 3 * R;
         assert_int_equal(delivery_object_read(file, (int64_t)off, back, len, NULL), ERR_OK);
@@ -464,7 +339,7 @@ static void test_custody__format_2_matches_byte_table(void **state)
     struct store_object o;
     upload_all(f, data, OBJ_LEN, DELIVERY_CHUNK_BYTES_MIN, &o);
     char path[DELIVERY_PATH_MAX];
-    assert_int_equal(delivery__object_path(&f->d, o.blob, path, NULL), ERR_OK);
+    assert_int_equal(delivery__object_path(&f->c.d, o.blob, path, NULL), ERR_OK);
     char *file = NULL;
     size_t file_len = 0;
     assert_int_equal(file_read(path, 1 << 20, &file, &file_len, NULL), ERR_OK);
@@ -525,7 +400,7 @@ static void write_format_1(struct fixture *f, const struct store_object *o,
         rec += len + 16;
     }
     char path[DELIVERY_PATH_MAX];
-    assert_int_equal(delivery__object_path(&f->d, o->blob, path, NULL), ERR_OK);
+    assert_int_equal(delivery__object_path(&f->c.d, o->blob, path, NULL), ERR_OK);
     assert_int_equal(file_write_atomic(path, file, file_len, 0600, 0, NULL), ERR_OK);
     free(file);
 }
@@ -543,7 +418,7 @@ static void test_custody__format_1_still_read(void **state)
     /* Flip a byte in record 1's ciphertext: the read fails and the caller's buffer holds no
      * plaintext of any record (record 0 decrypted in the same batch included). */
     char path[DELIVERY_PATH_MAX];
-    assert_int_equal(delivery__object_path(&f->d, o.blob, path, NULL), ERR_OK);
+    assert_int_equal(delivery__object_path(&f->c.d, o.blob, path, NULL), ERR_OK);
     char *file = NULL;
     size_t file_len = 0;
     assert_int_equal(file_read(path, 1 << 20, &file, &file_len, NULL), ERR_OK);
@@ -554,7 +429,7 @@ static void test_custody__format_1_still_read(void **state)
     struct delivery_object_file *of = NULL;
     struct errbuf err;
     errbuf_init(&err);
-    expect(delivery_object_open(&f->d, &o, &of, &err), ERR_OK, &err, NULL);
+    expect(delivery_object_open(&f->c.d, &o, &of, &err), ERR_OK, &err, NULL);
     expect(delivery_object_read(of, 0, back, OBJ_LEN, &err), ERR_CORRUPT, &err, NULL);
     for (uint64_t i = 0; i < 6; i++) {
         assert_int_not_equal(memcmp(back + i * R, data + i * R, record_len(i, OBJ_LEN)), 0);
@@ -691,12 +566,12 @@ static void snap(struct fixture *f, const char *upload_id, struct snapshot *s)
     s->chunks = 0;
     struct store_upload_chunk *c = NULL;
     if (upload_id != NULL) {
-        assert_int_equal(store_upload_chunk_list(f->store, upload_id, 1000, &c, &s->chunks, NULL),
+        assert_int_equal(store_upload_chunk_list(f->c.store, upload_id, 1000, &c, &s->chunks, NULL),
                          ERR_OK);
     }
     mem_free(c);
     buf_init(&s->files, 64u << 20);
-    files_under(f->dir, &s->files);
+    files_under(f->c.dir, &s->files);
 }
 
 static void snap_same(struct fixture *f, const char *upload_id, struct snapshot *before)
@@ -720,7 +595,7 @@ static void test_custody__upload_refusals(void **state)
     unsigned char *data = random_bytes(len, 11);
     char sha[STORE_HASH_HEX_MAX];
     sha_hex(data, len, sha);
-    struct delivery_actor prov = as(f->provider), other = as(f->other);
+    struct delivery_actor prov = as(f->c.provider), other = as(f->c.other);
     struct errbuf err;
     errbuf_init(&err);
     struct store_upload u;
@@ -752,13 +627,13 @@ static void test_custody__upload_refusals(void **state)
     };
     for (size_t i = 0; i < ARRAY_LEN(starts); i++) {
         snap(f, NULL, &s);
-        expect(delivery_upload_start(&f->d, starts[i].who, &starts[i].r, &u, &err), starts[i].want,
-               &err, starts[i].field);
+        expect(delivery_upload_start(&f->c.d, starts[i].who, &starts[i].r, &u, &err),
+               starts[i].want, &err, starts[i].field);
         snap_same(f, NULL, &s);
     }
     struct delivery_upload_request r = {f->product,   f->revision2, "a.bin",
                                         (int64_t)len, sha,          DELIVERY_CHUNK_BYTES_MIN};
-    expect(delivery_upload_start(&f->d, &prov, &r, &u, &err), ERR_OK, &err, NULL);
+    expect(delivery_upload_start(&f->c.d, &prov, &r, &u, &err), ERR_OK, &err, NULL);
     assert_string_equal(u.revision_id, f->revision2);
     assert_int_equal(u.chunk_count, 4);
     char c0[STORE_HASH_HEX_MAX];
@@ -787,19 +662,19 @@ static void test_custody__upload_refusals(void **state)
         char digest[STORE_HASH_HEX_MAX];
         sha_hex(data + puts[i].off, puts[i].len, digest);
         snap(f, u.id, &s);
-        expect(delivery_upload_chunk(&f->d, puts[i].who, u.id, puts[i].n, data + puts[i].off,
+        expect(delivery_upload_chunk(&f->c.d, puts[i].who, u.id, puts[i].n, data + puts[i].off,
                                      puts[i].len, puts[i].digest ? puts[i].digest : digest, &c,
                                      &again, &err),
                puts[i].want, &err, puts[i].field);
         snap_same(f, u.id, &s);
     }
-    expect(delivery_upload_chunk(&f->d, &prov, u.id, 0, data, DELIVERY_CHUNK_BYTES_MIN, c0, &c,
+    expect(delivery_upload_chunk(&f->c.d, &prov, u.id, 0, data, DELIVERY_CHUNK_BYTES_MIN, c0, &c,
                                  &again, &err),
            ERR_OK, &err, NULL);
     assert_int_equal(again, 0);
     /* The same chunk again changes nothing; another one under n 0 is a conflict. */
     snap(f, u.id, &s);
-    expect(delivery_upload_chunk(&f->d, &prov, u.id, 0, data, DELIVERY_CHUNK_BYTES_MIN, c0, &c,
+    expect(delivery_upload_chunk(&f->c.d, &prov, u.id, 0, data, DELIVERY_CHUNK_BYTES_MIN, c0, &c,
                                  &again, &err),
            ERR_OK, &err, NULL);
     assert_int_equal(again, 1);
@@ -810,30 +685,30 @@ static void test_custody__upload_refusals(void **state)
     char cx[STORE_HASH_HEX_MAX];
     sha_hex(changed, DELIVERY_CHUNK_BYTES_MIN, cx);
     snap(f, u.id, &s);
-    expect(delivery_upload_chunk(&f->d, &prov, u.id, 0, changed, DELIVERY_CHUNK_BYTES_MIN, cx, &c,
+    expect(delivery_upload_chunk(&f->c.d, &prov, u.id, 0, changed, DELIVERY_CHUNK_BYTES_MIN, cx, &c,
                                  &again, &err),
            ERR_CONFLICT, &err, "n");
     snap_same(f, u.id, &s);
     /* Staged chunks are sealed: the plaintext is nowhere under the data directory. */
     struct buf all;
     buf_init(&all, 64u << 20);
-    files_under(f->dir, &all);
+    files_under(f->c.dir, &all);
     assert_null(memmem(all.data, all.len, data + 100, 32));
     buf_release(&all);
     /* Completion with chunks missing is refused and changes nothing. */
     struct store_object o;
     snap(f, u.id, &s);
-    expect(delivery_upload_complete(&f->d, &prov, u.id, &o, &err), ERR_BAD_STATE, &err, "chunks");
+    expect(delivery_upload_complete(&f->c.d, &prov, u.id, &o, &err), ERR_BAD_STATE, &err, "chunks");
     snap_same(f, u.id, &s);
     /* The open upload is found by its SHA-256 (to resume), and lists what it has. */
     struct store_upload *found = NULL;
     size_t n = 0;
-    expect(delivery_upload_find(&f->d, &prov, sha, f->product, 10, &found, &n, &err), ERR_OK, &err,
-           NULL);
+    expect(delivery_upload_find(&f->c.d, &prov, sha, f->product, 10, &found, &n, &err), ERR_OK,
+           &err, NULL);
     assert_int_equal(n, 1);
     assert_string_equal(found[0].id, u.id);
     mem_free(found);
-    expect(delivery_upload_find(&f->d, &other, sha, NULL, 10, &found, &n, &err), ERR_OK, &err,
+    expect(delivery_upload_find(&f->c.d, &other, sha, NULL, 10, &found, &n, &err), ERR_OK, &err,
            NULL);
     assert_int_equal(n, 0);
     mem_free(found);
@@ -846,24 +721,24 @@ static void test_custody__upload_refusals(void **state)
         part[0] ^= k == 2 ? 1 : 0;
         char d2[STORE_HASH_HEX_MAX];
         sha_hex(part, cl, d2);
-        expect(delivery_upload_chunk(&f->d, &prov, u.id, k, part, cl, d2, &c, &again, &err), ERR_OK,
-               &err, NULL);
+        expect(delivery_upload_chunk(&f->c.d, &prov, u.id, k, part, cl, d2, &c, &again, &err),
+               ERR_OK, &err, NULL);
         free(part);
     }
     int64_t before = events(f);
-    expect(delivery_upload_complete(&f->d, &prov, u.id, &o, &err), ERR_INVALID, &err, "sha256");
+    expect(delivery_upload_complete(&f->c.d, &prov, u.id, &o, &err), ERR_INVALID, &err, "sha256");
     assert_int_equal(events(f), before);
-    assert_int_equal(store_object_newest(f->store, f->revision2, &o, NULL), ERR_NOT_FOUND);
+    assert_int_equal(store_object_newest(f->c.store, f->revision2, &o, NULL), ERR_NOT_FOUND);
     /* Abandoned: its chunks are removed, and nothing more is accepted. */
-    expect(delivery_upload_abandon(&f->d, &prov, u.id, &u, &err), ERR_OK, &err, NULL);
+    expect(delivery_upload_abandon(&f->c.d, &prov, u.id, &u, &err), ERR_OK, &err, NULL);
     assert_string_equal(u.status, "abandoned");
     assert_int_equal(events(f), before + 1);
-    expect(delivery_upload_chunk(&f->d, &prov, u.id, 0, data, DELIVERY_CHUNK_BYTES_MIN, c0, &c,
+    expect(delivery_upload_chunk(&f->c.d, &prov, u.id, 0, data, DELIVERY_CHUNK_BYTES_MIN, c0, &c,
                                  &again, &err),
            ERR_BAD_STATE, &err, "status");
-    expect(delivery_upload_complete(&f->d, &prov, u.id, &o, &err), ERR_BAD_STATE, &err, "status");
+    expect(delivery_upload_complete(&f->c.d, &prov, u.id, &o, &err), ERR_BAD_STATE, &err, "status");
     char dir[DELIVERY_PATH_MAX];
-    assert_int_equal(delivery__chunk_path(&f->d, u.id, -1, dir, NULL), ERR_OK);
+    assert_int_equal(delivery__chunk_path(&f->c.d, u.id, -1, dir, NULL), ERR_OK);
     assert_int_equal(access(dir, F_OK), -1);
     free(changed);
     free(data);
@@ -882,7 +757,7 @@ static void test_custody__upload_records_events(void **state)
     assert_int_equal(events(f), before + 2);         /* upload.started, object.stored */
     struct store_event *evs = NULL;
     size_t n = 0;
-    assert_int_equal(store_event_range(f->store, before, 2, &evs, &n, NULL), ERR_OK);
+    assert_int_equal(store_event_range(f->c.store, before, 2, &evs, &n, NULL), ERR_OK);
     assert_int_equal(n, 2);
     assert_string_equal(evs[0].type, "upload.started");
     assert_string_equal(evs[1].type, "object.stored");
@@ -894,9 +769,9 @@ static void test_custody__upload_records_events(void **state)
     mem_free(evs);
     struct store_object got;
     struct delivery_actor op = {"ent_operator", DELIVERY_ROLE_OPERATOR, 1};
-    struct delivery_actor other = as(f->other);
-    assert_int_equal(delivery_object_get(&f->d, &op, o.id, &got, NULL), ERR_OK);
-    assert_int_equal(delivery_object_get(&f->d, &other, o.id, &got, NULL), ERR_NOT_FOUND);
+    struct delivery_actor other = as(f->c.other);
+    assert_int_equal(delivery_object_get(&f->c.d, &op, o.id, &got, NULL), ERR_OK);
+    assert_int_equal(delivery_object_get(&f->c.d, &other, o.id, &got, NULL), ERR_NOT_FOUND);
 }
 
 /* ---- tokens ---- */
@@ -906,11 +781,11 @@ static struct delivery_contract contract_of(struct fixture *f, const char *state
     struct delivery_contract k;
     memset(&k, 0, sizeof(k));
     snprintf(k.id, sizeof(k.id), "ctr_aaaaaaaaaaaaaaaaaaaa");
-    memcpy(k.buyer_id, f->buyer, ID_MAX);
+    memcpy(k.buyer_id, f->c.buyer, ID_MAX);
     memcpy(k.revision_id, f->revision, ID_MAX);
     snprintf(k.state, sizeof(k.state), "%s", state);
     snprintf(k.delivery, sizeof(k.delivery), "%s", mode);
-    k.licence_end_ms = f->clock_state.now_ms + (int64_t)365 * 86400000; /* a year's licence */
+    k.licence_end_ms = f->c.clock_state.now_ms + (int64_t)365 * 86400000; /* a year's licence */
     return k;
 }
 
@@ -933,7 +808,7 @@ static enum delivery_token_verdict check(struct fixture *f, const char *secret, 
     struct store_object o;
     enum delivery_token_verdict v = DELIVERY_TOKEN_VALID;
     assert_int_equal(
-        delivery_token_check(&f->d, secret, caller, now, contract_read, NULL, t, &o, &v, err),
+        delivery_token_check(&f->c.d, secret, caller, now, contract_read, NULL, t, &o, &v, err),
         ERR_OK);
     return v;
 }
@@ -944,7 +819,7 @@ static void test_custody__tokens(void **state)
     const char *csv = "a,b\n1,2\n";
     struct store_object o, old;
     upload_all(f, csv, strlen(csv), 0, &o);
-    struct delivery_actor buyer = as(f->buyer), prov = as(f->provider);
+    struct delivery_actor buyer = as(f->c.buyer), prov = as(f->c.provider);
     struct delivery_contract k = contract_of(f, "active", "file");
     contract_now = k;
     struct store_download_token t;
@@ -953,18 +828,19 @@ static void test_custody__tokens(void **state)
     errbuf_init(&err);
     /* Mint refusals, each appending nothing. */
     int64_t before = events(f);
-    expect(delivery_token_mint(&f->d, &prov, &k, NULL, 0, &t, secret, &err), ERR_FORBIDDEN, &err,
+    expect(delivery_token_mint(&f->c.d, &prov, &k, NULL, 0, &t, secret, &err), ERR_FORBIDDEN, &err,
            "contract");
     struct delivery_contract bad = contract_of(f, "proposed", "file");
-    expect(delivery_token_mint(&f->d, &buyer, &bad, NULL, 0, &t, secret, &err), ERR_BAD_STATE, &err,
-           "contract");
+    expect(delivery_token_mint(&f->c.d, &buyer, &bad, NULL, 0, &t, secret, &err), ERR_BAD_STATE,
+           &err, "contract");
     bad = contract_of(f, "active", "api");
-    expect(delivery_token_mint(&f->d, &buyer, &bad, NULL, 0, &t, secret, &err), ERR_BAD_STATE, &err,
-           "contract");
-    expect(delivery_token_mint(&f->d, &buyer, &k, NULL, 5, &t, secret, &err), ERR_INVALID, &err,
+    expect(delivery_token_mint(&f->c.d, &buyer, &bad, NULL, 0, &t, secret, &err), ERR_BAD_STATE,
+           &err, "contract");
+    expect(delivery_token_mint(&f->c.d, &buyer, &k, NULL, 5, &t, secret, &err), ERR_INVALID, &err,
            "ttl_seconds");
-    expect(delivery_token_mint(&f->d, &buyer, &k, "obj_aaaaaaaaaaaaaaaaaaaa", 0, &t, secret, &err),
-           ERR_NOT_FOUND, &err, "object_id");
+    expect(
+        delivery_token_mint(&f->c.d, &buyer, &k, "obj_aaaaaaaaaaaaaaaaaaaa", 0, &t, secret, &err),
+        ERR_NOT_FOUND, &err, "object_id");
     assert_int_equal(events(f), before);
     /* An object of another revision is not this contract's. */
     const char *v1 = "x,y\n1,2\n3,4\n";
@@ -973,30 +849,30 @@ static void test_custody__tokens(void **state)
     struct delivery_upload_request r = {f->product,          f->revision2, "v1.csv",
                                         (int64_t)strlen(v1), sha,          0};
     struct store_upload u;
-    assert_int_equal(delivery_upload_start(&f->d, &prov, &r, &u, NULL), ERR_OK);
+    assert_int_equal(delivery_upload_start(&f->c.d, &prov, &r, &u, NULL), ERR_OK);
     struct store_upload_chunk c;
     int again = 0;
     assert_int_equal(
-        delivery_upload_chunk(&f->d, &prov, u.id, 0, v1, strlen(v1), sha, &c, &again, NULL),
+        delivery_upload_chunk(&f->c.d, &prov, u.id, 0, v1, strlen(v1), sha, &c, &again, NULL),
         ERR_OK);
-    assert_int_equal(delivery_upload_complete(&f->d, &prov, u.id, &old, NULL), ERR_OK);
+    assert_int_equal(delivery_upload_complete(&f->c.d, &prov, u.id, &old, NULL), ERR_OK);
     before = events(f);
-    expect(delivery_token_mint(&f->d, &buyer, &k, old.id, 0, &t, secret, &err), ERR_INVALID, &err,
+    expect(delivery_token_mint(&f->c.d, &buyer, &k, old.id, 0, &t, secret, &err), ERR_INVALID, &err,
            "object_id");
     assert_int_equal(events(f), before);
     /* Minted: the newest object of the contract's revision; the secret is not stored. */
-    expect(delivery_token_mint(&f->d, &buyer, &k, NULL, 0, &t, secret, &err), ERR_OK, &err, NULL);
+    expect(delivery_token_mint(&f->c.d, &buyer, &k, NULL, 0, &t, secret, &err), ERR_OK, &err, NULL);
     assert_int_equal(events(f), before + 1);
     assert_string_equal(t.object_id, o.id);
     assert_int_equal(strlen(secret), DELIVERY_TOKEN_LEN);
     assert_string_not_equal(t.secret_hash, secret);
-    int64_t now = f->clock_state.now_ms;
+    int64_t now = f->c.clock_state.now_ms;
     struct store_download_token seen;
     assert_int_equal(check(f, secret, NULL, now, &seen, &err), DELIVERY_TOKEN_VALID);
     assert_string_equal(seen.id, t.id);
-    assert_int_equal(check(f, secret, f->buyer, now, &seen, &err), DELIVERY_TOKEN_VALID);
+    assert_int_equal(check(f, secret, f->c.buyer, now, &seen, &err), DELIVERY_TOKEN_VALID);
     /* Distinct verdicts. */
-    assert_int_equal(check(f, secret, f->other, now, &seen, &err), DELIVERY_TOKEN_FOREIGN);
+    assert_int_equal(check(f, secret, f->c.other, now, &seen, &err), DELIVERY_TOKEN_FOREIGN);
     assert_int_equal(check(f, secret, NULL, t.expires_ms, &seen, &err), DELIVERY_TOKEN_EXPIRED);
     assert_int_equal(check(f, "bdt_nope", NULL, now, &seen, &err), DELIVERY_TOKEN_UNKNOWN);
     char forged[DELIVERY_TOKEN_MAX];
@@ -1014,25 +890,25 @@ static void test_custody__tokens(void **state)
     assert_int_equal(check(f, secret, NULL, now + 1, &seen, &err), DELIVERY_TOKEN_CONTRACT);
     assert_string_equal(err.field, "contract");
     bad = k;
-    bad.licence_end_ms = f->clock_state.now_ms;
+    bad.licence_end_ms = f->c.clock_state.now_ms;
     before = events(f);
     struct store_download_token t2;
     char secret2[DELIVERY_TOKEN_MAX];
-    expect(delivery_token_mint(&f->d, &buyer, &bad, NULL, 0, &t2, secret2, &err), ERR_BAD_STATE,
+    expect(delivery_token_mint(&f->c.d, &buyer, &bad, NULL, 0, &t2, secret2, &err), ERR_BAD_STATE,
            &err, "contract");
     assert_int_equal(events(f), before);
     contract_now = k;
     /* Revocation: someone else's is not found; the buyer's works once. */
-    expect(delivery_token_revoke(&f->d, &prov, t.id, &seen, &err), ERR_NOT_FOUND, &err, "id");
-    expect(delivery_token_revoke(&f->d, &buyer, t.id, &seen, &err), ERR_OK, &err, NULL);
-    expect(delivery_token_revoke(&f->d, &buyer, t.id, &seen, &err), ERR_BAD_STATE, &err, "id");
+    expect(delivery_token_revoke(&f->c.d, &prov, t.id, &seen, &err), ERR_NOT_FOUND, &err, "id");
+    expect(delivery_token_revoke(&f->c.d, &buyer, t.id, &seen, &err), ERR_OK, &err, NULL);
+    expect(delivery_token_revoke(&f->c.d, &buyer, t.id, &seen, &err), ERR_BAD_STATE, &err, "id");
     assert_int_equal(check(f, secret, NULL, now, &seen, &err), DELIVERY_TOKEN_REVOKED);
     /* A download is recorded with the bytes' hash. */
     before = events(f);
-    assert_int_equal(delivery_download_record(&f->d, &t, &o, 0, o.size - 1, NULL), ERR_OK);
+    assert_int_equal(delivery_download_record(&f->c.d, &t, &o, 0, o.size - 1, NULL), ERR_OK);
     struct store_event *evs = NULL;
     size_t n = 0;
-    assert_int_equal(store_event_range(f->store, before, 1, &evs, &n, NULL), ERR_OK);
+    assert_int_equal(store_event_range(f->c.store, before, 1, &evs, &n, NULL), ERR_OK);
     assert_int_equal(n, 1);
     assert_string_equal(evs[0].type, "delivery.downloaded");
     assert_non_null(strstr(evs[0].leaf, o.sha256));
@@ -1045,7 +921,7 @@ static void test_custody__master_key_file(void **state)
 {
     struct fixture *f = *state;
     char path[300];
-    snprintf(path, sizeof(path), "%s/mk", f->dir);
+    snprintf(path, sizeof(path), "%s/mk", f->c.dir);
     unsigned char a[32], b[32];
     struct errbuf err;
     errbuf_init(&err);

@@ -14,7 +14,7 @@
 #include "http/http_int.h"
 #include "store/store_int.h"
 
-#include "test_support.h"
+#include "market.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -201,37 +201,11 @@ static void test_limits__full_table_refuses_newcomers(void **state)
 /* Stores for two nodes: on SQLite one connection serves both (the rows are what matter). */
 struct nodes {
     const char *admin;
-    char db[64];
-    char url[1024];
+    char db[MARKET_PG_DB_MAX];
+    char url[MARKET_URL_MAX];
     struct store *a;
     struct store *b;
 };
-
-static enum err pg_admin(const char *admin, const char *sql)
-{
-    void *db = NULL;
-    enum err rc = store_postgres_ops.open(admin, &db, NULL);
-    if (rc == ERR_OK) {
-        rc = store_postgres_ops.exec(db, sql, NULL);
-    }
-    store_postgres_ops.close(db);
-    return rc;
-}
-
-/* The admin URL with its database replaced by db. */
-static void url_for(const char *admin, const char *db, char *out, size_t cap)
-{
-    const char *host = strstr(admin, "://");
-    host = host != NULL ? host + 3 : admin;
-    const char *query = strchr(host, '?');
-    if (query == NULL) {
-        query = host + strlen(host);
-    }
-    const char *path = memchr(host, '/', (size_t)(query - host));
-    size_t prefix = (size_t)((path != NULL ? path : query) - admin);
-    int n = snprintf(out, cap, "%.*s/%s%s", (int)prefix, admin, db, query);
-    assert_true(n > 0 && (size_t)n < cap);
-}
 
 /* pg 0: SQLite; pg 1: PostgreSQL, or 0 (skip) without BOURSE_TEST_PG_URL. */
 static int nodes_open(struct nodes *n, int pg)
@@ -242,16 +216,12 @@ static int nodes_open(struct nodes *n, int pg)
         n->b = n->a;
         return 1;
     }
-    n->admin = getenv("BOURSE_TEST_PG_URL");
-    if (n->admin == NULL || n->admin[0] == '\0') {
+    n->admin = market_pg_admin_url();
+    if (n->admin == NULL) {
         return 0;
     }
-    static unsigned serial;
-    snprintf(n->db, sizeof(n->db), "t_limits_%ld_%u", (long)getpid(), serial++);
-    url_for(n->admin, n->db, n->url, sizeof(n->url));
-    char sql[128];
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", n->db);
-    assert_int_equal(pg_admin(n->admin, sql), ERR_OK);
+    assert_int_equal(market_pg_db_create(n->admin, "limits", n->db, n->url, sizeof(n->url)),
+                     ERR_OK);
     assert_int_equal(store_open(n->url, &n->a, NULL), ERR_OK);
     assert_int_equal(store_open(n->url, &n->b, NULL), ERR_OK);
     assert_true(store_shared(n->a));
@@ -265,9 +235,7 @@ static void nodes_close(struct nodes *n)
     }
     store_close(n->a);
     if (n->admin != NULL) {
-        char sql[128];
-        snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", n->db);
-        assert_int_equal(pg_admin(n->admin, sql), ERR_OK);
+        assert_int_equal(market_pg_db_drop(n->admin, n->db), ERR_OK);
     }
 }
 

@@ -10,67 +10,22 @@
 #include "core/core.h"
 #include "core/core_int.h"
 
-#include "test_support.h"
+#include "market.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-#define CONTENT_HASH "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-#define OTHER_HASH "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
-
-struct party {
-    struct core_principal who;
-    char secret[CORE_API_SECRET_MAX];
-    char pk[STORE_PUBKEY_MAX];
-    unsigned char sk[crypto_sign_SECRETKEYBYTES];
-};
+#define CONTENT_HASH MARKET_CONTENT_HASH
+#define OTHER_HASH MARKET_DOC_HASH /* any hash but CONTENT_HASH */
 
 struct fixture {
-    struct test_clock_state clock_state;
-    struct test_rng_state rng_state;
-    struct clock clock;
-    struct rng rng;
-    struct core core;
-    struct core_principal operator;
-    unsigned char operator_sk[crypto_sign_SECRETKEYBYTES];
-    struct core_signer signer;
-    int party_count;
+    struct market m; /* in-memory SQLite; no firms: each test makes the ones it needs */
 };
-
-static enum err test_sign(void *ctx, const unsigned char *msg, size_t len, unsigned char sig[64],
-                          struct errbuf *err)
-{
-    (void)err;
-    crypto_sign_detached(sig, NULL, msg, len, ctx);
-    return ERR_OK;
-}
-
-static void keypair(char pk_b64[STORE_PUBKEY_MAX], unsigned char sk[crypto_sign_SECRETKEYBYTES])
-{
-    unsigned char pk[crypto_sign_PUBLICKEYBYTES];
-    crypto_sign_keypair(pk, sk);
-    sodium_bin2base64(pk_b64, STORE_PUBKEY_MAX, pk, sizeof(pk), sodium_base64_VARIANT_ORIGINAL);
-}
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    f->clock_state.now_ms = 1795305540000;
-    f->clock.now_ms = test_clock_now;
-    f->clock.ctx = &f->clock_state;
-    f->rng.fill = test_rng_fill;
-    f->rng.ctx = &f->rng_state;
-    f->core.clock = &f->clock;
-    f->core.rng = &f->rng;
-    assert_int_equal(store_open(":memory:", &f->core.store, NULL), ERR_OK);
-    keypair(f->signer.public_key, f->operator_sk);
-    f->signer.sign = test_sign;
-    f->signer.ctx = f->operator_sk;
-    f->core.operator_signer = &f->signer;
-    int created = 0;
-    struct core_new_key key;
-    assert_int_equal(core_bootstrap(&f->core, f->signer.public_key, &created, &key, NULL), ERR_OK);
-    assert_int_equal(core_authenticate(&f->core, key.secret, &f->operator, NULL), ERR_OK);
+    market_open(&f->m, NULL, 1795305540000);
     *state = f;
     return 0;
 }
@@ -78,7 +33,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    store_close(f->core.store);
+    market_close(&f->m);
     free(f);
     return 0;
 }
@@ -86,55 +41,19 @@ static int teardown(void **state)
 static int64_t event_count(struct fixture *f)
 {
     int64_t n = -1;
-    assert_int_equal(store_event_count(f->core.store, &n, NULL), ERR_OK);
+    assert_int_equal(store_event_count(f->m.core.store, &n, NULL), ERR_OK);
     return n;
 }
 
-static void expect(enum err got, enum err want, const struct errbuf *err, const char *field)
-{
-    if (got != want || (field != NULL && strcmp(err->field, field) != 0)) {
-        fail_msg("got %s (field '%s': %s), wanted %s (field '%s')", err_name(got), err->field,
-                 err->msg, err_name(want), field != NULL ? field : "");
-    }
-}
+/* The entities are registered abroad, so without a USCC. */
+static const char *const seller_certs[] = {"data_provider", NULL};
 
-/* A new entity (registered abroad, so without a USCC); verified, and with a data_provider
- * certificate when cert is set. specs is a comma-free speciality name or NULL. */
-static void party_new(struct fixture *f, const char *kind, int verify, int cert, const char *spec,
-                      struct party *p)
+/* An entity that applied and was never verified, authenticated with its key. */
+static void applicant(struct fixture *f, const char *kind, struct market_party *p)
 {
-    memset(p, 0, sizeof(*p));
-    keypair(p->pk, p->sk);
-    char name[64];
-    snprintf(name, sizeof(name), "数据公司 %d Data Co", ++f->party_count);
-    const char *specs[1] = {spec};
-    struct core_application app = {
-        .kind = kind,
-        .name = name,
-        .country = "DE",
-        .contact_name = "王芳",
-        .contact_email = "ops@example.de",
-        .public_key = p->pk,
-        .specialities = spec != NULL ? specs : NULL,
-        .specialities_count = spec != NULL ? 1 : 0,
-    };
-    struct store_entity e;
-    struct core_new_key key;
-    struct errbuf err;
-    errbuf_init(&err);
-    expect(core_entity_apply(&f->core, &app, &e, &key, &err), ERR_OK, &err, NULL);
-    snprintf(p->secret, sizeof(p->secret), "%s", key.secret);
-    if (verify) {
-        assert_int_equal(
-            core_entity_review(&f->core, &f->operator, e.id, "verify", "checked", &e, NULL),
-            ERR_OK);
-    }
-    if (cert) {
-        struct store_cert c;
-        assert_int_equal(core_cert_issue(&f->core, &f->operator, e.id, "data_provider", &c, NULL),
-                         ERR_OK);
-    }
-    assert_int_equal(core_authenticate(&f->core, p->secret, &p->who, NULL), ERR_OK);
+    char id[ID_MAX];
+    market_party_apply(&f->m, kind, "DE", NULL, p, id);
+    market_party_login(&f->m, p);
 }
 
 static const char *const base_metadata =
@@ -193,12 +112,12 @@ static void set_path(json_t *root, const char *path, const char *value)
     json_object_set_new(node, seg, v);
 }
 
-static void register_ok(struct fixture *f, const struct party *p, json_t *md,
+static void register_ok(struct fixture *f, const struct market_party *p, json_t *md,
                         struct store_product *prod, struct store_revision *rev)
 {
     struct errbuf err;
     errbuf_init(&err);
-    expect(core_product_register(&f->core, &p->who, md, prod, rev, &err), ERR_OK, &err, NULL);
+    expect(core_product_register(&f->m.core, &p->who, md, prod, rev, &err), ERR_OK, &err, NULL);
     json_decref(md);
 }
 
@@ -215,8 +134,8 @@ static void personal(json_t *md)
 static void test_product__register_records_one_event(void **state)
 {
     struct fixture *f = *state;
-    struct party prov;
-    party_new(f, "provider", 1, 1, NULL, &prov);
+    struct market_party prov;
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &prov);
     int64_t before = event_count(f);
     struct store_product p;
     struct store_revision r;
@@ -243,7 +162,7 @@ static void test_product__register_records_one_event(void **state)
     store_revision_release(&r);
     struct store_event *evs = NULL;
     size_t n = 0;
-    assert_int_equal(store_event_range(f->core.store, before, 5, &evs, &n, NULL), ERR_OK);
+    assert_int_equal(store_event_range(f->m.core.store, before, 5, &evs, &n, NULL), ERR_OK);
     assert_int_equal(n, 1);
     assert_string_equal(evs[0].type, "product.registered");
     assert_non_null(strstr(evs[0].leaf, "\"metadata_hash\""));
@@ -251,7 +170,7 @@ static void test_product__register_records_one_event(void **state)
     mem_free(evs);
     /* A round trip through the store gives the same revision. */
     struct store_revision again;
-    assert_int_equal(core_revision_get(&f->core, &prov.who, p.id, "1", &again, NULL), ERR_OK);
+    assert_int_equal(core_revision_get(&f->m.core, &prov.who, p.id, "1", &again, NULL), ERR_OK);
     assert_string_equal(again.metadata_hash, sha);
     store_revision_release(&again);
 }
@@ -259,8 +178,8 @@ static void test_product__register_records_one_event(void **state)
 static void test_product__refusals_change_nothing(void **state)
 {
     struct fixture *f = *state;
-    struct party prov;
-    party_new(f, "provider", 1, 1, NULL, &prov);
+    struct market_party prov;
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &prov);
     struct {
         const char *path;
         const char *value; /* NULL: delete */
@@ -313,14 +232,14 @@ static void test_product__refusals_change_nothing(void **state)
         struct store_revision r;
         struct errbuf err;
         errbuf_init(&err);
-        enum err rc = core_product_register(&f->core, &prov.who, md, &p, &r, &err);
+        enum err rc = core_product_register(&f->m.core, &prov.who, md, &p, &r, &err);
         json_decref(md);
         if (rc != cases[i].expect || strcmp(err.field, cases[i].field) != 0) {
             fail_msg("case %zu (%s): got %s field '%s' (%s)", i, cases[i].path, err_name(rc),
                      err.field, err.msg);
         }
         assert_int_equal(event_count(f), before);
-        assert_int_equal(store_tx_depth(f->core.store), 0);
+        assert_int_equal(store_tx_depth(f->m.core.store), 0);
     }
     /* The sample is bounded. */
     json_t *md = metadata();
@@ -333,12 +252,12 @@ static void test_product__refusals_change_nothing(void **state)
     struct store_revision r;
     struct errbuf err;
     errbuf_init(&err);
-    expect(core_product_register(&f->core, &prov.who, md, &p, &r, &err), ERR_LIMIT, &err,
+    expect(core_product_register(&f->m.core, &prov.who, md, &p, &r, &err), ERR_LIMIT, &err,
            "sample.data");
     json_decref(md);
     struct store_product_filter filter = {.limit = 10};
     struct store_product_page page;
-    assert_int_equal(core_product_list(&f->core, &f->operator, & filter, &page, NULL), ERR_OK);
+    assert_int_equal(core_product_list(&f->m.core, &f->m.operator, & filter, &page, NULL), ERR_OK);
     assert_int_equal(page.count, 0);
     store_product_page_release(&page);
     assert_int_equal(event_count(f), before);
@@ -347,41 +266,41 @@ static void test_product__refusals_change_nothing(void **state)
 static void test_product__who_may_register(void **state)
 {
     struct fixture *f = *state;
-    struct party applied, nocert, buyer, broker;
-    party_new(f, "provider", 0, 0, NULL, &applied);
-    party_new(f, "provider", 1, 0, NULL, &nocert);
-    party_new(f, "buyer", 1, 0, NULL, &buyer);
-    party_new(f, "broker", 1, 1, NULL, &broker);
+    struct market_party applied, nocert, buyer, broker;
+    applicant(f, "provider", &applied);
+    market_party_new(&f->m, "provider", "DE", NULL, NULL, &nocert);
+    market_party_new(&f->m, "buyer", "DE", NULL, NULL, &buyer);
+    market_party_new(&f->m, "broker", "DE", seller_certs, NULL, &broker);
     int64_t before = event_count(f);
-    const struct party *refused[] = {&applied, &nocert, &buyer};
+    const struct market_party *refused[] = {&applied, &nocert, &buyer};
     for (size_t i = 0; i < ARRAY_LEN(refused); i++) {
         json_t *md = metadata();
         struct store_product p;
         struct store_revision r;
-        assert_int_equal(core_product_register(&f->core, &refused[i]->who, md, &p, &r, NULL),
+        assert_int_equal(core_product_register(&f->m.core, &refused[i]->who, md, &p, &r, NULL),
                          ERR_FORBIDDEN);
         json_decref(md);
     }
     json_t *md = metadata();
     struct store_product p;
     struct store_revision r;
-    assert_int_equal(core_product_register(&f->core, &f->operator, md, &p, &r, NULL),
+    assert_int_equal(core_product_register(&f->m.core, &f->m.operator, md, &p, &r, NULL),
                      ERR_FORBIDDEN);
     assert_int_equal(event_count(f), before);
     /* A broker with a data_provider certificate registers for a provider. */
     register_ok(f, &broker, md, &p, &r);
     store_revision_release(&r);
     /* Visibility: the buyer does not see it, the operator does. */
-    assert_int_equal(core_product_get(&f->core, &buyer.who, p.id, &p, NULL), ERR_NOT_FOUND);
-    assert_int_equal(core_product_get(&f->core, &f->operator, p.id, &p, NULL), ERR_OK);
+    assert_int_equal(core_product_get(&f->m.core, &buyer.who, p.id, &p, NULL), ERR_NOT_FOUND);
+    assert_int_equal(core_product_get(&f->m.core, &f->m.operator, p.id, &p, NULL), ERR_OK);
 }
 
 static void test_product__revisions_are_immutable(void **state)
 {
     struct fixture *f = *state;
-    struct party prov, other;
-    party_new(f, "provider", 1, 1, NULL, &prov);
-    party_new(f, "provider", 1, 1, NULL, &other);
+    struct market_party prov, other;
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &prov);
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &other);
     struct store_product p;
     struct store_revision r1, r2;
     register_ok(f, &prov, metadata(), &p, &r1);
@@ -392,20 +311,20 @@ static void test_product__revisions_are_immutable(void **state)
     errbuf_init(&err);
     /* Identical metadata is no revision. */
     json_t *md = metadata();
-    expect(core_product_revise(&f->core, &prov.who, p.id, md, &p, &r2, &err), ERR_CONFLICT, &err,
+    expect(core_product_revise(&f->m.core, &prov.who, p.id, md, &p, &r2, &err), ERR_CONFLICT, &err,
            NULL);
     set_path(md, "kind", "\"api\"");
-    expect(core_product_revise(&f->core, &prov.who, p.id, md, &p, &r2, &err), ERR_INVALID, &err,
+    expect(core_product_revise(&f->m.core, &prov.who, p.id, md, &p, &r2, &err), ERR_INVALID, &err,
            "kind");
     set_path(md, "kind", "\"dataset\"");
     set_path(md, "title", "\"企业用电数据（第二版） v2\"");
     set_path(md, "content_hash", "\"" OTHER_HASH "\"");
-    expect(core_product_revise(&f->core, &other.who, p.id, md, &p, &r2, &err), ERR_NOT_FOUND, &err,
-           NULL);
-    expect(core_product_revise(&f->core, &f->operator, p.id, md, &p, &r2, &err), ERR_FORBIDDEN,
+    expect(core_product_revise(&f->m.core, &other.who, p.id, md, &p, &r2, &err), ERR_NOT_FOUND,
+           &err, NULL);
+    expect(core_product_revise(&f->m.core, &f->m.operator, p.id, md, &p, &r2, &err), ERR_FORBIDDEN,
            &err, NULL);
     assert_int_equal(event_count(f), before);
-    expect(core_product_revise(&f->core, &prov.who, p.id, md, &p, &r2, &err), ERR_OK, &err, NULL);
+    expect(core_product_revise(&f->m.core, &prov.who, p.id, md, &p, &r2, &err), ERR_OK, &err, NULL);
     json_decref(md);
     assert_int_equal(event_count(f), before + 1);
     assert_int_equal(r2.number, 2);
@@ -414,24 +333,25 @@ static void test_product__revisions_are_immutable(void **state)
     assert_string_not_equal(r2.id, r1.id);
     /* Revision 1 is as it was. */
     struct store_revision again;
-    assert_int_equal(core_revision_get(&f->core, &prov.who, NULL, r1.id, &again, NULL), ERR_OK);
+    assert_int_equal(core_revision_get(&f->m.core, &prov.who, NULL, r1.id, &again, NULL), ERR_OK);
     assert_string_equal(again.metadata_hash, hash1);
     assert_string_equal(again.content_hash, CONTENT_HASH);
     assert_string_equal(again.metadata, r1.metadata);
     store_revision_release(&again);
     store_revision_release(&r1);
     store_revision_release(&r2);
-    assert_int_equal(core_revision_get(&f->core, &prov.who, p.id, "3", &again, NULL),
+    assert_int_equal(core_revision_get(&f->m.core, &prov.who, p.id, "3", &again, NULL),
                      ERR_NOT_FOUND);
-    assert_int_equal(core_revision_get(&f->core, &prov.who, p.id, "0", &again, NULL), ERR_INVALID);
+    assert_int_equal(core_revision_get(&f->m.core, &prov.who, p.id, "0", &again, NULL),
+                     ERR_INVALID);
 }
 
 static void test_product__derived_inherits_restrictions(void **state)
 {
     struct fixture *f = *state;
-    struct party prov, deriver;
-    party_new(f, "provider", 1, 1, NULL, &prov);
-    party_new(f, "provider", 1, 1, NULL, &deriver);
+    struct market_party prov, deriver;
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &prov);
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &deriver);
     /* The parent is personal and important. */
     json_t *md = metadata();
     personal(md);
@@ -451,17 +371,18 @@ static void test_product__derived_inherits_restrictions(void **state)
     struct store_revision r;
     struct errbuf err;
     errbuf_init(&err);
-    expect(core_product_register(&f->core, &deriver.who, md, &p, &r, &err), ERR_FORBIDDEN, &err,
+    expect(core_product_register(&f->m.core, &deriver.who, md, &p, &r, &err), ERR_FORBIDDEN, &err,
            "parents");
     /* The provider itself may; without a basis the inherited personal class refuses it. */
-    expect(core_product_register(&f->core, &prov.who, md, &p, &r, &err), ERR_INVALID, &err,
+    expect(core_product_register(&f->m.core, &prov.who, md, &p, &r, &err), ERR_INVALID, &err,
            "source.personal_information.basis");
     assert_int_equal(event_count(f), before);
     /* A licensed processing right lets the deriver in, with a basis. */
     struct store_rights rights;
-    expect(core_rights_issue(&f->core, &f->operator, parent.id, "processing", NULL, &rights, &err),
-           ERR_OK, &err, NULL);
-    expect(core_rights_license(&f->core, &prov.who, rights.id, deriver.who.id,
+    expect(
+        core_rights_issue(&f->m.core, &f->m.operator, parent.id, "processing", NULL, &rights, &err),
+        ERR_OK, &err, NULL);
+    expect(core_rights_license(&f->m.core, &prov.who, rights.id, deriver.who.id,
                                "用于信用模型训练 model training only, 12 months", &rights, &err),
            ERR_OK, &err, NULL);
     set_path(md, "source.personal_information",
@@ -475,28 +396,28 @@ static void test_product__derived_inherits_restrictions(void **state)
     store_revision_release(&r);
     /* A core parent (only possible through a store written by other means) refuses. */
     struct store_revision core_rev = parent;
-    id_new(f->core.rng, "rev", core_rev.id);
+    id_new(f->m.core.rng, "rev", core_rev.id);
     core_rev.number = 99;
     snprintf(core_rev.sensitivity, sizeof(core_rev.sensitivity), "core");
     core_rev.metadata = mem_strdup("{}");
     core_rev.sample = NULL;
     core_rev.quality = NULL;
-    assert_int_equal(store_revision_insert(f->core.store, &core_rev, NULL), ERR_OK);
+    assert_int_equal(store_revision_insert(f->m.core.store, &core_rev, NULL), ERR_OK);
     mem_free(core_rev.metadata);
     md = metadata();
     snprintf(parents, sizeof(parents), "[\"%s\"]", core_rev.id);
     set_path(md, "source.method", "\"derived\"");
     set_path(md, "parents", parents);
     before = event_count(f);
-    expect(core_product_register(&f->core, &prov.who, md, &p, &r, &err), ERR_FORBIDDEN, &err,
+    expect(core_product_register(&f->m.core, &prov.who, md, &p, &r, &err), ERR_FORBIDDEN, &err,
            "parents");
     assert_int_equal(event_count(f), before);
     json_decref(md);
     struct core_listable l;
-    assert_int_equal(core_product_listable(&f->core, core_rev.id, &l, NULL), ERR_OK);
+    assert_int_equal(core_product_listable(&f->m.core, core_rev.id, &l, NULL), ERR_OK);
     assert_false(l.listable);
     assert_string_equal(l.missing[0].item, "classification");
-    assert_int_equal(core_revision_cross_border(&f->core, core_rev.id, &l, NULL), ERR_OK);
+    assert_int_equal(core_revision_cross_border(&f->m.core, core_rev.id, &l, NULL), ERR_OK);
     assert_false(l.listable);
     store_revision_release(&parent);
 }
@@ -506,8 +427,8 @@ static void test_product__derived_inherits_restrictions(void **state)
 static void test_rights__signatures_verify_and_tampering_fails(void **state)
 {
     struct fixture *f = *state;
-    struct party prov;
-    party_new(f, "provider", 1, 1, NULL, &prov);
+    struct market_party prov;
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &prov);
     struct store_product p;
     struct store_revision r;
     register_ok(f, &prov, metadata(), &p, &r);
@@ -515,22 +436,23 @@ static void test_rights__signatures_verify_and_tampering_fails(void **state)
     struct store_rights cert;
     struct errbuf err;
     errbuf_init(&err);
-    expect(core_rights_issue(&f->core, &prov.who, r.id, "holding", NULL, &cert, &err),
+    expect(core_rights_issue(&f->m.core, &prov.who, r.id, "holding", NULL, &cert, &err),
            ERR_FORBIDDEN, &err, NULL);
-    expect(core_rights_issue(&f->core, &f->operator, r.id, "ownership", NULL, &cert, &err),
+    expect(core_rights_issue(&f->m.core, &f->m.operator, r.id, "ownership", NULL, &cert, &err),
            ERR_INVALID, &err, "right");
-    expect(core_rights_issue(&f->core, &f->operator, "rev_00000000000000000000", "holding", NULL,
-                             &cert, &err),
+    expect(core_rights_issue(&f->m.core, &f->m.operator, "rev_00000000000000000000", "holding",
+                             NULL, &cert, &err),
            ERR_NOT_FOUND, &err, NULL);
-    expect(core_rights_issue(&f->core, &f->operator, r.id, "holding", f->operator.id, &cert, &err),
+    expect(core_rights_issue(&f->m.core, &f->m.operator, r.id, "holding", f->m.operator.id, &cert,
+                             &err),
            ERR_INVALID, &err, "holder_id");
-    f->core.operator_signer = NULL;
-    expect(core_rights_issue(&f->core, &f->operator, r.id, "holding", NULL, &cert, &err),
+    f->m.core.operator_signer = NULL;
+    expect(core_rights_issue(&f->m.core, &f->m.operator, r.id, "holding", NULL, &cert, &err),
            ERR_UNAVAILABLE, &err, NULL);
-    f->core.operator_signer = &f->signer;
+    f->m.core.operator_signer = &f->m.signer;
     assert_int_equal(event_count(f), before);
-    expect(core_rights_issue(&f->core, &f->operator, r.id, "holding", NULL, &cert, &err), ERR_OK,
-           &err, NULL);
+    expect(core_rights_issue(&f->m.core, &f->m.operator, r.id, "holding", NULL, &cert, &err),
+           ERR_OK, &err, NULL);
     assert_int_equal(event_count(f), before + 1);
     assert_string_equal(cert.holder_id, prov.who.id);
     assert_string_equal(cert.content_hash, CONTENT_HASH);
@@ -538,38 +460,38 @@ static void test_rights__signatures_verify_and_tampering_fails(void **state)
     assert_non_null(strstr(cert.document, "\"content_hash\":\"" CONTENT_HASH "\""));
     assert_non_null(strstr(cert.document, "\"type\":\"bourse/rights-certificate\""));
     assert_non_null(strstr(cert.document, "\"previous\":null"));
-    expect(core_rights_verify(cert.document, cert.signature, f->signer.public_key, &err), ERR_OK,
+    expect(core_rights_verify(cert.document, cert.signature, f->m.signer.public_key, &err), ERR_OK,
            &err, NULL);
     /* One live certificate per revision and right. */
     struct store_rights dup;
-    expect(core_rights_issue(&f->core, &f->operator, r.id, "holding", NULL, &dup, &err),
+    expect(core_rights_issue(&f->m.core, &f->m.operator, r.id, "holding", NULL, &dup, &err),
            ERR_CONFLICT, &err, "right");
     /* Tampering: a byte of the document, the signature, or the key. */
     char doc[STORE_RIGHTS_DOC_MAX];
     snprintf(doc, sizeof(doc), "%s", cert.document);
     char *at = strstr(doc, CONTENT_HASH);
     at[0] = at[0] == '9' ? '8' : '9';
-    assert_int_equal(core_rights_verify(doc, cert.signature, f->signer.public_key, NULL),
+    assert_int_equal(core_rights_verify(doc, cert.signature, f->m.signer.public_key, NULL),
                      ERR_CORRUPT);
     char sig[STORE_SIGNATURE_MAX];
     snprintf(sig, sizeof(sig), "%s", cert.signature);
     sig[5] = sig[5] == 'A' ? 'B' : 'A';
-    assert_int_equal(core_rights_verify(cert.document, sig, f->signer.public_key, NULL),
+    assert_int_equal(core_rights_verify(cert.document, sig, f->m.signer.public_key, NULL),
                      ERR_CORRUPT);
     char pk[STORE_PUBKEY_MAX];
     unsigned char sk[crypto_sign_SECRETKEYBYTES];
-    keypair(pk, sk);
+    market_keypair(pk, sk);
     assert_int_equal(core_rights_verify(cert.document, cert.signature, pk, NULL), ERR_CORRUPT);
     /* A non-canonical rendering of the same document is refused before any signature check. */
     json_t *j = json_loads(cert.document, 0, NULL);
     char *pretty = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
-    assert_int_equal(core_rights_verify(pretty, cert.signature, f->signer.public_key, NULL),
+    assert_int_equal(core_rights_verify(pretty, cert.signature, f->m.signer.public_key, NULL),
                      ERR_INVALID);
     free(pretty);
     json_decref(j);
     /* The stored certificate is the issued one. */
     struct store_rights got;
-    assert_int_equal(core_rights_get(&f->core, cert.id, &got, NULL), ERR_OK);
+    assert_int_equal(core_rights_get(&f->m.core, cert.id, &got, NULL), ERR_OK);
     assert_string_equal(got.document, cert.document);
     assert_string_equal(got.signature, cert.signature);
     store_revision_release(&r);
@@ -578,18 +500,18 @@ static void test_rights__signatures_verify_and_tampering_fails(void **state)
 static void test_rights__license_transfer_pledge_release_revoke(void **state)
 {
     struct fixture *f = *state;
-    struct party prov, buyer, bank, stranger;
-    party_new(f, "provider", 1, 1, NULL, &prov);
-    party_new(f, "buyer", 1, 0, NULL, &buyer);
-    party_new(f, "buyer", 1, 0, NULL, &bank);
-    party_new(f, "buyer", 0, 0, NULL, &stranger);
+    struct market_party prov, buyer, bank, stranger;
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &prov);
+    market_party_new(&f->m, "buyer", "DE", NULL, NULL, &buyer);
+    market_party_new(&f->m, "buyer", "DE", NULL, NULL, &bank);
+    applicant(f, "buyer", &stranger);
     struct store_product p;
     struct store_revision r;
     register_ok(f, &prov, metadata(), &p, &r);
     struct store_rights c, out;
     struct errbuf err;
     errbuf_init(&err);
-    expect(core_rights_issue(&f->core, &f->operator, r.id, "operation", NULL, &c, &err), ERR_OK,
+    expect(core_rights_issue(&f->m.core, &f->m.operator, r.id, "operation", NULL, &c, &err), ERR_OK,
            &err, NULL);
     struct {
         int step; /* 0 license 1 transfer 2 pledge 3 release 4 revoke */
@@ -606,7 +528,7 @@ static void test_rights__license_transfer_pledge_release_revoke(void **state)
         {0, &prov.who, buyer.who.id, "年度许可 annual licence, mainland China", ERR_OK, "active"},
         {3, &prov.who, NULL, NULL, ERR_BAD_STATE, "active"},
         {2, &buyer.who, bank.who.id, NULL, ERR_FORBIDDEN, "active"},
-        {2, &prov.who, f->operator.id, NULL, ERR_INVALID, "active"},
+        {2, &prov.who, f->m.operator.id, NULL, ERR_INVALID, "active"},
         {2, &prov.who, bank.who.id, "loan 2026-001, CNY 10,000,000", ERR_OK, "pledged"},
         {2, &prov.who, bank.who.id, NULL, ERR_BAD_STATE, "pledged"},
         {1, &prov.who, buyer.who.id, NULL, ERR_BAD_STATE, "pledged"},
@@ -617,10 +539,10 @@ static void test_rights__license_transfer_pledge_release_revoke(void **state)
         {1, &prov.who, prov.who.id, NULL, ERR_INVALID, "active"},
         {1, &prov.who, buyer.who.id, NULL, ERR_OK, "active"},
         {4, &prov.who, NULL, "x", ERR_FORBIDDEN, "active"},
-        {4, &f->operator, NULL, "", ERR_INVALID, "active"},
-        {4, &f->operator, NULL, "court order 2026-17", ERR_OK, "revoked"},
+        {4, &f->m.operator, NULL, "", ERR_INVALID, "active"},
+        {4, &f->m.operator, NULL, "court order 2026-17", ERR_OK, "revoked"},
         {0, &buyer.who, bank.who.id, "terms", ERR_BAD_STATE, "revoked"},
-        {4, &f->operator, NULL, "again", ERR_BAD_STATE, "revoked"},
+        {4, &f->m.operator, NULL, "again", ERR_BAD_STATE, "revoked"},
     };
     for (size_t i = 0; i < ARRAY_LEN(steps); i++) {
         int64_t before = event_count(f);
@@ -628,21 +550,21 @@ static void test_rights__license_transfer_pledge_release_revoke(void **state)
         enum err rc;
         switch (steps[i].step) {
         case 0:
-            rc = core_rights_license(&f->core, steps[i].who, c.id, steps[i].other, steps[i].text,
+            rc = core_rights_license(&f->m.core, steps[i].who, c.id, steps[i].other, steps[i].text,
                                      &out, &err);
             break;
         case 1:
-            rc = core_rights_transfer(&f->core, steps[i].who, c.id, steps[i].other, &out, &err);
+            rc = core_rights_transfer(&f->m.core, steps[i].who, c.id, steps[i].other, &out, &err);
             break;
         case 2:
-            rc = core_rights_pledge(&f->core, steps[i].who, c.id, steps[i].other, steps[i].text,
+            rc = core_rights_pledge(&f->m.core, steps[i].who, c.id, steps[i].other, steps[i].text,
                                     &out, &err);
             break;
         case 3:
-            rc = core_rights_release(&f->core, steps[i].who, c.id, &out, &err);
+            rc = core_rights_release(&f->m.core, steps[i].who, c.id, &out, &err);
             break;
         default:
-            rc = core_rights_revoke(&f->core, steps[i].who, c.id, steps[i].text, &out, &err);
+            rc = core_rights_revoke(&f->m.core, steps[i].who, c.id, steps[i].text, &out, &err);
             break;
         }
         if (rc != steps[i].expect) {
@@ -651,7 +573,7 @@ static void test_rights__license_transfer_pledge_release_revoke(void **state)
         }
         assert_int_equal(event_count(f), before + (rc == ERR_OK ? 1 : 0));
         struct store_rights now;
-        assert_int_equal(core_rights_get(&f->core, c.id, &now, NULL), ERR_OK);
+        assert_int_equal(core_rights_get(&f->m.core, c.id, &now, NULL), ERR_OK);
         assert_string_equal(now.status, steps[i].status_after);
         if (i == 16) {
             /* The transfer re-signed the document for the new holder, chained to the old. */
@@ -662,13 +584,13 @@ static void test_rights__license_transfer_pledge_release_revoke(void **state)
             assert_non_null(strstr(now.document, prev));
             assert_non_null(strstr(now.document, buyer.who.id));
             assert_int_equal(
-                core_rights_verify(now.document, now.signature, f->signer.public_key, NULL),
+                core_rights_verify(now.document, now.signature, f->m.signer.public_key, NULL),
                 ERR_OK);
         }
     }
     struct store_rights_event *hist = NULL;
     size_t n = 0;
-    assert_int_equal(store_rights_event_list(f->core.store, c.id, &hist, &n, NULL), ERR_OK);
+    assert_int_equal(store_rights_event_list(f->m.core.store, c.id, &hist, &n, NULL), ERR_OK);
     const char *actions[] = {"issued",   "licensed",    "pledged", "licensed",
                              "released", "transferred", "revoked"};
     assert_int_equal(n, ARRAY_LEN(actions));
@@ -679,25 +601,25 @@ static void test_rights__license_transfer_pledge_release_revoke(void **state)
     assert_string_equal(hist[2].terms, "loan 2026-001, CNY 10,000,000");
     mem_free(hist);
     /* A revoked certificate frees the slot for a new one. */
-    expect(core_rights_issue(&f->core, &f->operator, r.id, "operation", NULL, &c, &err), ERR_OK,
+    expect(core_rights_issue(&f->m.core, &f->m.operator, r.id, "operation", NULL, &c, &err), ERR_OK,
            &err, NULL);
     /* Lists follow visibility: the holder and the provider see theirs, a released creditor
      * and a stranger nothing. */
     struct store_rights_filter filter = {.limit = 10};
     struct store_rights_page page;
-    assert_int_equal(core_rights_list(&f->core, &buyer.who, &filter, &page, NULL), ERR_OK);
+    assert_int_equal(core_rights_list(&f->m.core, &buyer.who, &filter, &page, NULL), ERR_OK);
     assert_int_equal(page.count, 1);
     store_rights_page_release(&page);
-    assert_int_equal(core_rights_list(&f->core, &prov.who, &filter, &page, NULL), ERR_OK);
+    assert_int_equal(core_rights_list(&f->m.core, &prov.who, &filter, &page, NULL), ERR_OK);
     assert_int_equal(page.count, 2);
     store_rights_page_release(&page);
-    assert_int_equal(core_rights_list(&f->core, &bank.who, &filter, &page, NULL), ERR_OK);
+    assert_int_equal(core_rights_list(&f->m.core, &bank.who, &filter, &page, NULL), ERR_OK);
     assert_int_equal(page.count, 0);
     store_rights_page_release(&page);
-    assert_int_equal(core_rights_list(&f->core, &stranger.who, &filter, &page, NULL), ERR_OK);
+    assert_int_equal(core_rights_list(&f->m.core, &stranger.who, &filter, &page, NULL), ERR_OK);
     assert_int_equal(page.count, 0);
     store_rights_page_release(&page);
-    assert_int_equal(core_rights_list(&f->core, &f->operator, & filter, &page, NULL), ERR_OK);
+    assert_int_equal(core_rights_list(&f->m.core, &f->m.operator, & filter, &page, NULL), ERR_OK);
     assert_int_equal(page.count, 2);
     store_rights_page_release(&page);
     store_revision_release(&r);
@@ -709,7 +631,7 @@ static void test_policy__default_and_versions(void **state)
 {
     struct fixture *f = *state;
     struct store_policy p;
-    assert_int_equal(core_policy_get(&f->core, CORE_POLICY_CURRENT, &p, NULL), ERR_OK);
+    assert_int_equal(core_policy_get(&f->m.core, CORE_POLICY_CURRENT, &p, NULL), ERR_OK);
     assert_int_equal(p.version, 0);
     assert_non_null(strstr(p.rules, "\"classification\":\"personal\""));
     store_policy_release(&p);
@@ -729,10 +651,10 @@ static void test_policy__default_and_versions(void **state)
     json_t *policy = json_loads(good, 0, NULL);
     int64_t before = event_count(f);
     struct errbuf err;
-    struct party prov;
-    party_new(f, "provider", 1, 1, NULL, &prov);
+    struct market_party prov;
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &prov);
     before = event_count(f);
-    assert_int_equal(core_policy_set(&f->core, &prov.who, policy, &p, NULL), ERR_FORBIDDEN);
+    assert_int_equal(core_policy_set(&f->m.core, &prov.who, policy, &p, NULL), ERR_FORBIDDEN);
     struct {
         const char *path;
         const char *value;
@@ -749,7 +671,7 @@ static void test_policy__default_and_versions(void **state)
         json_t *copy = json_deep_copy(policy);
         set_path(copy, bad[i].path, bad[i].value);
         errbuf_init(&err);
-        enum err rc = core_policy_set(&f->core, &f->operator, copy, &p, &err);
+        enum err rc = core_policy_set(&f->m.core, &f->m.operator, copy, &p, &err);
         if (rc != ERR_INVALID) {
             fail_msg("bad policy %zu accepted: %s", i, err_name(rc));
         }
@@ -757,25 +679,26 @@ static void test_policy__default_and_versions(void **state)
     }
     json_t *short_policy = json_deep_copy(policy);
     json_array_remove(json_object_get(short_policy, "rules"), 5);
-    assert_int_equal(core_policy_set(&f->core, &f->operator, short_policy, &p, NULL), ERR_INVALID);
+    assert_int_equal(core_policy_set(&f->m.core, &f->m.operator, short_policy, &p, NULL),
+                     ERR_INVALID);
     json_decref(short_policy);
     assert_int_equal(event_count(f), before);
     errbuf_init(&err);
-    expect(core_policy_set(&f->core, &f->operator, policy, &p, &err), ERR_OK, &err, NULL);
+    expect(core_policy_set(&f->m.core, &f->m.operator, policy, &p, &err), ERR_OK, &err, NULL);
     assert_int_equal(p.version, 1);
     assert_int_equal(p.log_index, before);
     store_policy_release(&p);
-    expect(core_policy_set(&f->core, &f->operator, policy, &p, &err), ERR_OK, &err, NULL);
+    expect(core_policy_set(&f->m.core, &f->m.operator, policy, &p, &err), ERR_OK, &err, NULL);
     assert_int_equal(p.version, 2);
     store_policy_release(&p);
-    assert_int_equal(core_policy_get(&f->core, 1, &p, NULL), ERR_OK);
+    assert_int_equal(core_policy_get(&f->m.core, 1, &p, NULL), ERR_OK);
     assert_int_equal(p.version, 1);
     store_policy_release(&p);
-    assert_int_equal(core_policy_get(&f->core, 7, &p, NULL), ERR_NOT_FOUND);
-    assert_int_equal(core_policy_get(&f->core, CORE_POLICY_CURRENT, &p, NULL), ERR_OK);
+    assert_int_equal(core_policy_get(&f->m.core, 7, &p, NULL), ERR_NOT_FOUND);
+    assert_int_equal(core_policy_get(&f->m.core, CORE_POLICY_CURRENT, &p, NULL), ERR_OK);
     assert_int_equal(p.version, 2);
     store_policy_release(&p);
-    assert_int_equal(core_policy_get(&f->core, 0, &p, NULL), ERR_OK);
+    assert_int_equal(core_policy_get(&f->m.core, 0, &p, NULL), ERR_OK);
     assert_int_equal(p.version, 0);
     assert_int_equal(p.log_index, -1);
     store_policy_release(&p);
@@ -783,7 +706,7 @@ static void test_policy__default_and_versions(void **state)
 }
 
 /* The canonical report text a firm signs, and its signature. */
-static void report_sign(const struct party *firm, const struct store_assessment *a,
+static void report_sign(const struct market_party *firm, const struct store_assessment *a,
                         const char *verdict, const char *content_hash, char **text,
                         char sig_b64[STORE_SIGNATURE_MAX])
 {
@@ -797,14 +720,11 @@ static void report_sign(const struct party *firm, const struct store_assessment 
     assert_non_null(r);
     *text = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(r);
-    unsigned char sig[crypto_sign_BYTES];
-    crypto_sign_detached(sig, NULL, (const unsigned char *)*text, strlen(*text), firm->sk);
-    sodium_bin2base64(sig_b64, STORE_SIGNATURE_MAX, sig, sizeof(sig),
-                      sodium_base64_VARIANT_ORIGINAL);
+    market_signature(firm->sk, *text, sig_b64);
 }
 
-static void submit_ok(struct fixture *f, const struct party *firm, const struct store_assessment *a,
-                      const char *verdict)
+static void submit_ok(struct fixture *f, const struct market_party *firm,
+                      const struct store_assessment *a, const char *verdict)
 {
     char *text = NULL;
     char sig[STORE_SIGNATURE_MAX];
@@ -812,8 +732,8 @@ static void submit_ok(struct fixture *f, const struct party *firm, const struct 
     struct store_assessment out;
     struct errbuf err;
     errbuf_init(&err);
-    expect(core_assessment_submit(&f->core, &firm->who, a->id, text, sig, &out, &err), ERR_OK, &err,
-           NULL);
+    expect(core_assessment_submit(&f->m.core, &firm->who, a->id, text, sig, &out, &err), ERR_OK,
+           &err, NULL);
     assert_string_equal(out.report, text);
     assert_string_equal(out.verdict, verdict);
     store_assessment_release(&out);
@@ -823,17 +743,17 @@ static void submit_ok(struct fixture *f, const struct party *firm, const struct 
 static void test_assessment__flow_and_listing_gate(void **state)
 {
     struct fixture *f = *state;
-    struct party prov, firm, legal, other;
-    party_new(f, "provider", 1, 1, NULL, &prov);
-    party_new(f, "service_firm", 1, 0, "compliance", &legal);
-    party_new(f, "service_firm", 1, 0, "quality", &firm);
-    party_new(f, "provider", 1, 1, NULL, &other);
+    struct market_party prov, firm, legal, other;
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &prov);
+    market_party_new(&f->m, "service_firm", "DE", NULL, "compliance", &legal);
+    market_party_new(&f->m, "service_firm", "DE", NULL, "quality", &firm);
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &other);
     struct store_product p;
     struct store_revision r;
     register_ok(f, &prov, metadata(), &p, &r);
     /* Corporate general data needs compliance and quality (the default), and a right. */
     struct core_listable l;
-    assert_int_equal(core_product_listable(&f->core, r.id, &l, NULL), ERR_OK);
+    assert_int_equal(core_product_listable(&f->m.core, r.id, &l, NULL), ERR_OK);
     assert_false(l.listable);
     assert_int_equal(l.policy_version, 0);
     assert_int_equal(l.missing_count, 3);
@@ -843,29 +763,31 @@ static void test_assessment__flow_and_listing_gate(void **state)
     assert_string_equal(l.missing[2].kind, "quality");
     struct store_rights cert;
     assert_int_equal(
-        core_rights_issue(&f->core, &f->operator, r.id, "operation", NULL, &cert, NULL), ERR_OK);
+        core_rights_issue(&f->m.core, &f->m.operator, r.id, "operation", NULL, &cert, NULL),
+        ERR_OK);
     /* Refused requests change nothing. */
     int64_t before = event_count(f);
     struct store_assessment a, q, out;
     struct errbuf err;
     errbuf_init(&err);
-    expect(core_assessment_request(&f->core, &other.who, r.id, "quality", firm.who.id, &a, &err),
+    expect(core_assessment_request(&f->m.core, &other.who, r.id, "quality", firm.who.id, &a, &err),
            ERR_NOT_FOUND, &err, NULL);
-    expect(core_assessment_request(&f->core, &prov.who, r.id, "quality", legal.who.id, &a, &err),
+    expect(core_assessment_request(&f->m.core, &prov.who, r.id, "quality", legal.who.id, &a, &err),
            ERR_INVALID, &err, "firm_id");
-    expect(core_assessment_request(&f->core, &prov.who, r.id, "quality", other.who.id, &a, &err),
+    expect(core_assessment_request(&f->m.core, &prov.who, r.id, "quality", other.who.id, &a, &err),
            ERR_INVALID, &err, "firm_id");
-    expect(core_assessment_request(&f->core, &prov.who, r.id, "astrology", firm.who.id, &a, &err),
+    expect(core_assessment_request(&f->m.core, &prov.who, r.id, "astrology", firm.who.id, &a, &err),
            ERR_INVALID, &err, "kind");
     assert_int_equal(event_count(f), before);
-    expect(core_assessment_request(&f->core, &prov.who, r.id, "quality", firm.who.id, &q, &err),
+    expect(core_assessment_request(&f->m.core, &prov.who, r.id, "quality", firm.who.id, &q, &err),
            ERR_OK, &err, NULL);
-    expect(core_assessment_request(&f->core, &prov.who, r.id, "quality", firm.who.id, &a, &err),
+    expect(core_assessment_request(&f->m.core, &prov.who, r.id, "quality", firm.who.id, &a, &err),
            ERR_CONFLICT, &err, "kind");
-    expect(core_assessment_request(&f->core, &prov.who, r.id, "compliance", legal.who.id, &a, &err),
-           ERR_OK, &err, NULL);
+    expect(
+        core_assessment_request(&f->m.core, &prov.who, r.id, "compliance", legal.who.id, &a, &err),
+        ERR_OK, &err, NULL);
     assert_int_equal(event_count(f), before + 2);
-    assert_int_equal(core_product_listable(&f->core, r.id, &l, NULL), ERR_OK);
+    assert_int_equal(core_product_listable(&f->m.core, r.id, &l, NULL), ERR_OK);
     assert_int_equal(l.missing_count, 2);
     assert_string_equal(l.missing[0].reason, "requested; the firm has not submitted its report");
     /* Report refusals. */
@@ -873,92 +795,92 @@ static void test_assessment__flow_and_listing_gate(void **state)
     char *text = NULL;
     char sig[STORE_SIGNATURE_MAX];
     report_sign(&firm, &q, "pass", q.content_hash, &text, sig);
-    expect(core_assessment_submit(&f->core, &prov.who, q.id, text, sig, &out, &err), ERR_FORBIDDEN,
-           &err, NULL);
-    expect(core_assessment_submit(&f->core, &legal.who, q.id, text, sig, &out, &err), ERR_NOT_FOUND,
-           &err, NULL);
-    expect(core_assessment_submit(&f->core, &other.who, q.id, text, sig, &out, &err), ERR_NOT_FOUND,
-           &err, NULL);
+    expect(core_assessment_submit(&f->m.core, &prov.who, q.id, text, sig, &out, &err),
+           ERR_FORBIDDEN, &err, NULL);
+    expect(core_assessment_submit(&f->m.core, &legal.who, q.id, text, sig, &out, &err),
+           ERR_NOT_FOUND, &err, NULL);
+    expect(core_assessment_submit(&f->m.core, &other.who, q.id, text, sig, &out, &err),
+           ERR_NOT_FOUND, &err, NULL);
     char forged[STORE_SIGNATURE_MAX];
     snprintf(forged, sizeof(forged), "%s", sig);
     forged[3] = forged[3] == 'A' ? 'B' : 'A';
-    expect(core_assessment_submit(&f->core, &firm.who, q.id, text, forged, &out, &err), ERR_INVALID,
-           &err, "signature");
+    expect(core_assessment_submit(&f->m.core, &firm.who, q.id, text, forged, &out, &err),
+           ERR_INVALID, &err, "signature");
     /* Signed by someone else's key (the legal firm's) for this firm's assessment. */
     char *text2 = NULL;
     char sig2[STORE_SIGNATURE_MAX];
     report_sign(&legal, &q, "pass", q.content_hash, &text2, sig2);
-    expect(core_assessment_submit(&f->core, &firm.who, q.id, text2, sig2, &out, &err), ERR_INVALID,
-           &err, "signature");
+    expect(core_assessment_submit(&f->m.core, &firm.who, q.id, text2, sig2, &out, &err),
+           ERR_INVALID, &err, "signature");
     free(text2);
     /* Bound to another content hash: refused even with a good signature. */
     report_sign(&firm, &q, "pass", OTHER_HASH, &text2, sig2);
-    expect(core_assessment_submit(&f->core, &firm.who, q.id, text2, sig2, &out, &err), ERR_INVALID,
-           &err, "report");
+    expect(core_assessment_submit(&f->m.core, &firm.who, q.id, text2, sig2, &out, &err),
+           ERR_INVALID, &err, "report");
     free(text2);
     /* Not canonical. */
     json_t *j = json_loads(text, 0, NULL);
     text2 = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(j);
-    expect(core_assessment_submit(&f->core, &firm.who, q.id, text2, sig, &out, &err), ERR_INVALID,
+    expect(core_assessment_submit(&f->m.core, &firm.who, q.id, text2, sig, &out, &err), ERR_INVALID,
            &err, "report");
     free(text2);
     /* Conditions without the verdict. */
     report_sign(&firm, &q, "conditions", q.content_hash, &text2, sig2);
-    expect(core_assessment_submit(&f->core, &firm.who, q.id, text2, sig2, &out, &err), ERR_INVALID,
-           &err, "report");
+    expect(core_assessment_submit(&f->m.core, &firm.who, q.id, text2, sig2, &out, &err),
+           ERR_INVALID, &err, "report");
     free(text2);
     free(text);
     assert_int_equal(event_count(f), before);
     /* A fail is recorded and does not satisfy the policy. */
     submit_ok(f, &firm, &q, "fail");
-    expect(core_assessment_submit(&f->core, &firm.who, q.id, "{}", sig, &out, &err), ERR_BAD_STATE,
-           &err, NULL);
-    assert_int_equal(core_product_listable(&f->core, r.id, &l, NULL), ERR_OK);
+    expect(core_assessment_submit(&f->m.core, &firm.who, q.id, "{}", sig, &out, &err),
+           ERR_BAD_STATE, &err, NULL);
+    assert_int_equal(core_product_listable(&f->m.core, r.id, &l, NULL), ERR_OK);
     assert_string_equal(l.missing[1].reason, "the report's verdict is fail");
     /* A second request, passed; and the compliance report. */
-    expect(core_assessment_request(&f->core, &prov.who, r.id, "quality", firm.who.id, &q, &err),
+    expect(core_assessment_request(&f->m.core, &prov.who, r.id, "quality", firm.who.id, &q, &err),
            ERR_OK, &err, NULL);
     submit_ok(f, &firm, &q, "pass");
-    assert_int_equal(core_assessment_get(&f->core, &prov.who, a.id, &out, NULL), ERR_OK);
+    assert_int_equal(core_assessment_get(&f->m.core, &prov.who, a.id, &out, NULL), ERR_OK);
     submit_ok(f, &legal, &out, "pass");
     store_assessment_release(&out);
-    assert_int_equal(core_product_listable(&f->core, r.id, &l, NULL), ERR_OK);
+    assert_int_equal(core_product_listable(&f->m.core, r.id, &l, NULL), ERR_OK);
     if (!l.listable) {
         fail_msg("not listable: %s %s: %s", l.missing[0].item, l.missing[0].kind,
                  l.missing[0].reason);
     }
     /* Corporate general data may be offered across the border freely. */
-    assert_int_equal(core_revision_cross_border(&f->core, r.id, &l, NULL), ERR_OK);
+    assert_int_equal(core_revision_cross_border(&f->m.core, r.id, &l, NULL), ERR_OK);
     assert_true(l.listable);
     /* A new revision needs new assessments, and the old one is superseded. */
     json_t *md = metadata();
     set_path(md, "content_hash", "\"" OTHER_HASH "\"");
     struct store_revision r2;
-    expect(core_product_revise(&f->core, &prov.who, p.id, md, &p, &r2, &err), ERR_OK, &err, NULL);
+    expect(core_product_revise(&f->m.core, &prov.who, p.id, md, &p, &r2, &err), ERR_OK, &err, NULL);
     json_decref(md);
-    assert_int_equal(core_product_listable(&f->core, r.id, &l, NULL), ERR_OK);
+    assert_int_equal(core_product_listable(&f->m.core, r.id, &l, NULL), ERR_OK);
     assert_false(l.listable);
     assert_string_equal(l.missing[0].item, "revision");
-    assert_int_equal(core_product_listable(&f->core, r2.id, &l, NULL), ERR_OK);
+    assert_int_equal(core_product_listable(&f->m.core, r2.id, &l, NULL), ERR_OK);
     assert_false(l.listable);
     assert_int_equal(l.missing_count, 3);
     before = event_count(f);
-    expect(core_assessment_request(&f->core, &prov.who, r.id, "quality", firm.who.id, &a, &err),
+    expect(core_assessment_request(&f->m.core, &prov.who, r.id, "quality", firm.who.id, &a, &err),
            ERR_BAD_STATE, &err, "revision_id");
     assert_int_equal(event_count(f), before);
     /* Lists follow visibility. */
     struct store_assessment_filter filter = {.limit = 10};
     struct store_assessment_page page;
-    assert_int_equal(core_assessment_list(&f->core, &legal.who, &filter, &page, NULL), ERR_OK);
+    assert_int_equal(core_assessment_list(&f->m.core, &legal.who, &filter, &page, NULL), ERR_OK);
     assert_int_equal(page.count, 1);
     store_assessment_page_release(&page);
-    assert_int_equal(core_assessment_list(&f->core, &prov.who, &filter, &page, NULL), ERR_OK);
+    assert_int_equal(core_assessment_list(&f->m.core, &prov.who, &filter, &page, NULL), ERR_OK);
     assert_int_equal(page.count, 3);
     store_assessment_page_release(&page);
     /* The firm now sees the product it assessed. */
     struct store_product seen;
-    assert_int_equal(core_product_get(&f->core, &firm.who, p.id, &seen, NULL), ERR_OK);
+    assert_int_equal(core_product_get(&f->m.core, &firm.who, p.id, &seen, NULL), ERR_OK);
     store_revision_release(&r);
     store_revision_release(&r2);
 }
@@ -966,9 +888,9 @@ static void test_assessment__flow_and_listing_gate(void **state)
 static void test_assessment__important_data_and_cross_border(void **state)
 {
     struct fixture *f = *state;
-    struct party prov, sec;
-    party_new(f, "provider", 1, 1, NULL, &prov);
-    party_new(f, "service_firm", 1, 0, "security", &sec);
+    struct market_party prov, sec;
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &prov);
+    market_party_new(&f->m, "service_firm", "DE", NULL, "security", &sec);
     json_t *md = metadata();
     set_path(md, "sensitivity", "\"important\"");
     struct store_product p;
@@ -976,11 +898,11 @@ static void test_assessment__important_data_and_cross_border(void **state)
     register_ok(f, &prov, md, &p, &r);
     assert_int_equal(r.supervised, 1);
     struct core_listable l;
-    assert_int_equal(core_revision_cross_border(&f->core, r.id, &l, NULL), ERR_OK);
+    assert_int_equal(core_revision_cross_border(&f->m.core, r.id, &l, NULL), ERR_OK);
     assert_false(l.listable);
     assert_string_equal(l.missing[0].kind, "cross_border");
     /* Important data also needs a security assessment to be listed at all. */
-    assert_int_equal(core_product_listable(&f->core, r.id, &l, NULL), ERR_OK);
+    assert_int_equal(core_product_listable(&f->m.core, r.id, &l, NULL), ERR_OK);
     int security = 0;
     for (size_t i = 0; i < l.missing_count; i++) {
         security |= strcmp(l.missing[i].kind, "security") == 0;
@@ -989,10 +911,11 @@ static void test_assessment__important_data_and_cross_border(void **state)
     struct store_assessment a;
     struct errbuf err;
     errbuf_init(&err);
-    expect(core_assessment_request(&f->core, &prov.who, r.id, "cross_border", sec.who.id, &a, &err),
-           ERR_OK, &err, NULL);
+    expect(
+        core_assessment_request(&f->m.core, &prov.who, r.id, "cross_border", sec.who.id, &a, &err),
+        ERR_OK, &err, NULL);
     submit_ok(f, &sec, &a, "pass");
-    assert_int_equal(core_revision_cross_border(&f->core, r.id, &l, NULL), ERR_OK);
+    assert_int_equal(core_revision_cross_border(&f->m.core, r.id, &l, NULL), ERR_OK);
     assert_true(l.listable);
     store_revision_release(&r);
 }
@@ -1139,8 +1062,8 @@ static void test_quality__jsonl(void **state)
 static void test_product__allocation_failures(void **state)
 {
     struct fixture *f = *state;
-    struct party prov;
-    party_new(f, "provider", 1, 1, NULL, &prov);
+    struct market_party prov;
+    market_party_new(&f->m, "provider", "DE", seller_certs, NULL, &prov);
     int64_t before = event_count(f);
     struct store_product p;
     struct store_revision r;
@@ -1148,7 +1071,7 @@ static void test_product__allocation_failures(void **state)
     for (; n < 10000; n++) {
         json_t *md = metadata();
         mem_fail_after(n);
-        enum err rc = core_product_register(&f->core, &prov.who, md, &p, &r, NULL);
+        enum err rc = core_product_register(&f->m.core, &prov.who, md, &p, &r, NULL);
         mem_fail_after(0);
         json_decref(md);
         if (rc == ERR_OK) {
@@ -1156,21 +1079,22 @@ static void test_product__allocation_failures(void **state)
         }
         assert_int_equal(rc, ERR_NOMEM);
         assert_int_equal(event_count(f), before);
-        assert_int_equal(store_tx_depth(f->core.store), 0);
+        assert_int_equal(store_tx_depth(f->m.core.store), 0);
     }
     assert_int_equal(event_count(f), before + 1);
     before = event_count(f);
     for (n = 1; n < 10000; n++) {
         struct store_rights c;
         mem_fail_after(n);
-        enum err rc = core_rights_issue(&f->core, &f->operator, r.id, "holding", NULL, &c, NULL);
+        enum err rc =
+            core_rights_issue(&f->m.core, &f->m.operator, r.id, "holding", NULL, &c, NULL);
         mem_fail_after(0);
         if (rc == ERR_OK) {
             break;
         }
         assert_int_equal(rc, ERR_NOMEM);
         assert_int_equal(event_count(f), before);
-        assert_int_equal(store_tx_depth(f->core.store), 0);
+        assert_int_equal(store_tx_depth(f->m.core.store), 0);
     }
     assert_int_equal(event_count(f), before + 1);
     store_revision_release(&r);

@@ -11,19 +11,17 @@
 #include "util/compat.h"
 #include "store/store.h"
 
-#include "test_support.h"
+#include "market.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define URL_MAX 1024
-
 struct pg_fixture {
     const char *admin; /* BOURSE_TEST_PG_URL, NULL when unset */
-    char db[64];
-    char url[URL_MAX];
+    char db[MARKET_PG_DB_MAX];
+    char url[MARKET_URL_MAX];
     struct store *s;
 };
 
@@ -32,50 +30,18 @@ static struct pg_fixture fx;
 /* Runs sql on the admin database through the backend itself. */
 static enum err admin_exec(const char *sql)
 {
-    void *db = NULL;
-    struct errbuf err;
-    errbuf_init(&err);
-    enum err rc = store_postgres_ops.open(fx.admin, &db, &err);
-    if (rc == ERR_OK) {
-        rc = store_postgres_ops.exec(db, sql, &err);
-    }
-    store_postgres_ops.close(db);
-    if (rc != ERR_OK) {
-        fprintf(stderr, "# admin: %s\n", err.msg);
-    }
-    return rc;
-}
-
-/* The admin URL with its database replaced by db (the query string kept). */
-static void url_for(const char *admin, const char *db, char *out, size_t cap)
-{
-    const char *host = strstr(admin, "://");
-    host = host != NULL ? host + 3 : admin;
-    const char *query = strchr(host, '?');
-    if (query == NULL) {
-        query = host + strlen(host);
-    }
-    const char *path = memchr(host, '/', (size_t)(query - host));
-    size_t prefix = (size_t)((path != NULL ? path : query) - admin);
-    int n = snprintf(out, cap, "%.*s/%s%s", (int)prefix, admin, db, query);
-    assert_true(n > 0 && (size_t)n < cap);
+    return market_pg_admin(fx.admin, sql);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    static unsigned serial;
     memset(&fx, 0, sizeof(fx));
-    fx.admin = getenv("BOURSE_TEST_PG_URL");
-    if (fx.admin == NULL || fx.admin[0] == '\0') {
-        fx.admin = NULL;
+    fx.admin = market_pg_admin_url();
+    if (fx.admin == NULL) {
         return 0;
     }
-    snprintf(fx.db, sizeof(fx.db), "t_unit_%ld_%u", (long)getpid(), serial++);
-    url_for(fx.admin, fx.db, fx.url, sizeof(fx.url));
-    char sql[128];
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx.db);
-    if (admin_exec(sql) != ERR_OK) {
+    if (market_pg_db_create(fx.admin, "unit", fx.db, fx.url, sizeof(fx.url)) != ERR_OK) {
         return -1;
     }
     struct errbuf err;
@@ -97,9 +63,7 @@ static int teardown(void **state)
         store_close(fx.s);
     }
     fx.s = NULL;
-    char sql[128];
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", fx.db);
-    return admin_exec(sql) == ERR_OK ? 0 : -1;
+    return market_pg_db_drop(fx.admin, fx.db) == ERR_OK ? 0 : -1;
 }
 
 /* Every test starts with this: skips without a server. */
@@ -193,10 +157,10 @@ static void test_store__pg_concurrent_first_open(void **state)
     NEED_PG();
     enum { NODES = 4 };
     char db[80];
-    char url[URL_MAX];
+    char url[MARKET_URL_MAX];
     char sql[128];
     snprintf(db, sizeof(db), "%s_race", fx.db);
-    url_for(fx.admin, db, url, sizeof(url));
+    market_pg_url(fx.admin, db, url, sizeof(url));
     snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
     assert_int_equal(admin_exec(sql), ERR_OK);
     pid_t pids[NODES];
