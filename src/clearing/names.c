@@ -236,6 +236,32 @@ void clearing_account_id(const char *owner, enum clearing_account_kind kind, con
     clearing__derive_id("acc", parts, ARRAY_LEN(parts), out);
 }
 
+void clearing__copy(char *dst, size_t cap, const char *src)
+{
+    ASSERT(cap > 0);
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+void clearing__item_field(char out[CLEARING__ITEM_FIELD_MAX], size_t i)
+{
+    static const char prefix[] = "transfers[";
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i != 0);
+    memcpy(out, prefix, sizeof(prefix) - 1);
+    size_t k = sizeof(prefix) - 1;
+    while (n > 0) {
+        out[k++] = digits[--n];
+    }
+    out[k++] = ']';
+    out[k] = '\0';
+}
+
 void clearing__hash_init(struct clearing__hash *h, const char *what)
 {
     crypto_generichash_init(&h->state, NULL, 0, 32);

@@ -23,42 +23,9 @@
 
 #include "util/banned.h"
 
-#define LEDGER_CLOCK_META "clearing.last_ms"
-
 static enum err oom(struct errbuf *err)
 {
     return err_set(err, ERR_NOMEM, "", "out of memory in the ledger");
-}
-
-/* ---- the ledger clock ---- */
-
-static enum err clock_read(struct store *s, int64_t *last_ms, struct errbuf *err)
-{
-    char *text = NULL;
-    *last_ms = 0;
-    enum err rc = store_meta_get(s, LEDGER_CLOCK_META, &text, err);
-    if (rc == ERR_NOT_FOUND) {
-        return ERR_OK;
-    }
-    if (rc != ERR_OK) {
-        return rc;
-    }
-    char *end = NULL;
-    long long v = strtoll(text, &end, 10);
-    if (end == text || *end != '\0' || v < 0) {
-        rc = err_set(err, ERR_CORRUPT, "", "ledger clock '%.32s' is malformed", text);
-    } else {
-        *last_ms = (int64_t)v;
-    }
-    mem_free(text);
-    return rc;
-}
-
-static enum err clock_write(struct store *s, int64_t ms, struct errbuf *err)
-{
-    char text[24];
-    snprintf(text, sizeof(text), "%" PRId64, ms);
-    return store_meta_put(s, LEDGER_CLOCK_META, text, err);
 }
 
 /* ---- begin, end ---- */
@@ -70,20 +37,28 @@ enum err clearing__op_begin(struct clearing *c, const char *event_type, const ch
     ASSERT(strncmp(event_type, "clearing.", 9) == 0);
     ASSERT(actor != NULL && strlen(actor) < ID_MAX);
     *out = NULL;
-    struct clearing__op *op = mem_calloc(1, sizeof(*op));
+    struct clearing__op *op = mem_alloc(sizeof(*op));
     if (op == NULL) {
         return oom(err);
     }
+    memset(op, 0, CLEARING__OP_ZEROED);
     op->c = c;
     op->event_type = event_type;
     op->actor = actor;
+    /* The mutation's writes need no answers until the account update, which checks its
+     * count: on PostgreSQL they share its round trip (store_defer_begin), the savepoint
+     * shares the clock read's. Ended before the commit and by clearing__op_free. */
+    store_defer_begin(c->store);
+    op->deferring = 1;
     enum err rc = store_tx_begin(c->store, err);
     if (rc != ERR_OK) {
-        mem_free(op);
+        clearing__op_free(op);
         return rc;
     }
     op->tx_open = 1;
-    rc = clock_read(c->store, &op->last_ms, err);
+    /* The ledger clock: every mutation writes transfers, so the newest transfer's time is the
+     * last mutation's (read under the writer lock, so no other node moves it meanwhile). */
+    rc = store_ledger_last_ms(c->store, &op->last_ms, err);
     if (rc != ERR_OK) {
         clearing__op_free(op);
         return rc;
@@ -95,15 +70,26 @@ enum err clearing__op_begin(struct clearing *c, const char *event_type, const ch
     return ERR_OK;
 }
 
-void clearing__op_free(struct clearing__op *op)
+/* Ends a mutation that failed: what its writes left waiting is sent (their errors no longer
+ * matter), then everything is rolled back. */
+static void op_abandon(struct clearing__op *op)
 {
-    if (op == NULL) {
-        return;
+    if (op->deferring) {
+        (void)store_defer_end(op->c->store, NULL);
+        op->deferring = 0;
     }
     if (op->tx_open) {
         store_tx_rollback(op->c->store);
         op->tx_open = 0;
     }
+}
+
+void clearing__op_free(struct clearing__op *op)
+{
+    if (op == NULL) {
+        return;
+    }
+    op_abandon(op);
     json_decref(op->extra);
     mem_free(op);
 }
@@ -157,35 +143,59 @@ static enum err slot_add(struct clearing__op *op, const struct store_ledger_acco
     return ERR_OK;
 }
 
+/* Reads want[0..n) (not cached, distinct) in one multi-get and caches those that exist. */
+static enum err load_some(struct clearing__op *op, const char *const *want, size_t n,
+                          struct errbuf *err)
+{
+    _Static_assert(CLEARING__OP_ACCOUNTS_MAX <= STORE_LEDGER_WRITE_MAX, "one multi-get");
+    ASSERT(n >= 1 && n <= CLEARING__OP_ACCOUNTS_MAX);
+    struct store_ledger_account *got = mem_alloc(n * sizeof(*got));
+    if (got == NULL) {
+        return oom(err);
+    }
+    int found[CLEARING__OP_ACCOUNTS_MAX];
+    enum err rc = store_ledger_accounts_get(op->c->store, want, n, got, found, err);
+    for (size_t j = 0; j < n && rc == ERR_OK; j++) {
+        if (!found[j]) {
+            continue;
+        }
+        /* Pair of the asserts before every write: what we read obeys the rules. */
+        rc = clearing__account_valid(&got[j], 0, err);
+        if (rc == ERR_OK) {
+            rc = slot_add(op, &got[j], 0, NULL, err);
+        }
+    }
+    mem_free(got);
+    return rc;
+}
+
 enum err clearing__op_load(struct clearing__op *op, const char *const *ids, size_t count,
                            struct errbuf *err)
 {
-    const char *want[STORE_LEDGER_IDS_MAX];
-    struct store_ledger_account got[STORE_LEDGER_IDS_MAX];
-    int found[STORE_LEDGER_IDS_MAX];
+    /* The ids not cached yet, each once (a set by hash, like the op's index), read with one
+     * multi-get (a single round trip on PostgreSQL) per CLEARING__OP_ACCOUNTS_MAX of them. */
+    const char *want[CLEARING__OP_ACCOUNTS_MAX];
+    uint16_t seen[CLEARING__OP_INDEX_SLOTS];
     size_t i = 0;
     while (i < count) {
         size_t n = 0;
-        for (; i < count && n < STORE_LEDGER_IDS_MAX; i++) {
-            int dup = clearing__op_find(op, ids[i]) != NULL;
-            for (size_t j = 0; j < n && !dup; j++) {
-                dup = strcmp(want[j], ids[i]) == 0;
-            }
-            if (!dup) {
-                want[n++] = ids[i];
-            }
-        }
-        enum err rc = store_ledger_accounts_get(op->c->store, want, n, got, found, err);
-        for (size_t j = 0; j < n && rc == ERR_OK; j++) {
-            if (!found[j]) {
+        memset(seen, 0, sizeof(seen));
+        for (; i < count && n < CLEARING__OP_ACCOUNTS_MAX; i++) {
+            if (clearing__op_find(op, ids[i]) != NULL) {
                 continue;
             }
-            /* Pair of the asserts before every write: what we read obeys the rules. */
-            rc = clearing__account_valid(&got[j], 0, err);
-            if (rc == ERR_OK) {
-                rc = slot_add(op, &got[j], 0, NULL, err);
+            size_t h = id_hash(ids[i]);
+            uint16_t v;
+            while ((v = seen[h & (CLEARING__OP_INDEX_SLOTS - 1)]) != 0 &&
+                   strcmp(want[v - 1], ids[i]) != 0) {
+                h++;
+            }
+            if (v == 0) { /* not asked for yet */
+                want[n++] = ids[i];
+                seen[h & (CLEARING__OP_INDEX_SLOTS - 1)] = (uint16_t)n;
             }
         }
+        enum err rc = n > 0 ? load_some(op, want, n, err) : ERR_OK;
         if (rc != ERR_OK) {
             return rc;
         }
@@ -376,8 +386,8 @@ enum err clearing__op_apply(struct clearing__op *op, struct store_ledger_transfe
     ks->a = k;
     ds->dirty = 1;
     ks->dirty = 1;
-    snprintf(t->state, sizeof(t->state), "%s", state_after(kind));
-    snprintf(t->caller, sizeof(t->caller), "%s", op->actor);
+    clearing__copy(t->state, sizeof(t->state), state_after(kind));
+    clearing__copy(t->caller, sizeof(t->caller), op->actor);
     t->created_ms = op->now_ms;
     t->debit_posted_after = clearing__posted_net(&d);
     t->debit_pending_after = clearing__pending_net(&d);
@@ -386,47 +396,14 @@ enum err clearing__op_apply(struct clearing__op *op, struct store_ledger_transfe
     op->transfers[op->ntransfers++] = *t;
     if (pending != NULL) {
         struct clearing__resolution *r = &op->resolutions[op->nresolutions++];
-        snprintf(r->pending_id, sizeof(r->pending_id), "%s", pending->id);
-        snprintf(r->state, sizeof(r->state), "%s", state_after(kind));
+        clearing__copy(r->pending_id, sizeof(r->pending_id), pending->id);
+        clearing__copy(r->state, sizeof(r->state), state_after(kind));
         r->timeout_ms = pending->timeout_ms;
     }
     return ERR_OK;
 }
 
 /* ---- commit ---- */
-
-static enum err event_body(struct clearing__op *op, json_t **out, struct errbuf *err)
-{
-    json_t *body = json_object();
-    json_t *transfers = json_array();
-    json_t *accounts = json_array();
-    int bad = body == NULL || transfers == NULL || accounts == NULL;
-    for (size_t i = 0; !bad && i < op->ntransfers; i++) {
-        bad = json_array_append_new(transfers, clearing_transfer_json(&op->transfers[i])) != 0;
-    }
-    for (size_t i = 0; !bad && i < op->naccounts; i++) {
-        if (op->accounts[i].is_new) {
-            bad = json_array_append_new(accounts, clearing_account_json(&op->accounts[i].a)) != 0;
-        }
-    }
-    if (!bad && op->extra != NULL) {
-        bad = json_object_update(body, op->extra) != 0;
-    }
-    if (!bad) {
-        bad = json_object_set(body, "transfers", transfers) != 0;
-    }
-    if (!bad && json_array_size(accounts) > 0) {
-        bad = json_object_set(body, "accounts", accounts) != 0;
-    }
-    json_decref(transfers);
-    json_decref(accounts);
-    if (bad) {
-        json_decref(body);
-        return oom(err);
-    }
-    *out = body;
-    return ERR_OK;
-}
 
 static enum err write_accounts(struct clearing__op *op, int64_t log_index, struct errbuf *err)
 {
@@ -456,9 +433,9 @@ static enum err write_accounts(struct clearing__op *op, int64_t log_index, struc
 }
 
 /* Links t into the history chain of one of its accounts (see store.h), marking every
- * STORE_LEDGER_MARK_EVERY-th transfer of the account. */
-static enum err chain(struct clearing__op *op, const struct store_ledger_transfer *t,
-                      const char *account, int64_t *prev_seq, struct errbuf *err)
+ * STORE_LEDGER_MARK_EVERY-th transfer of the account (written with the transfers). */
+static void chain(struct clearing__op *op, const struct store_ledger_transfer *t,
+                  const char *account, int64_t *prev_seq)
 {
     struct clearing__slot *slot = clearing__op_find(op, account);
     ASSERT(slot != NULL && slot->dirty);
@@ -467,22 +444,24 @@ static enum err chain(struct clearing__op *op, const struct store_ledger_transfe
     slot->a.last_seq = t->seq;
     slot->a.entries++;
     if (slot->a.entries % STORE_LEDGER_MARK_EVERY != 0) {
-        return ERR_OK;
+        return;
     }
-    return store_ledger_mark_insert(op->c->store, account, t->created_ms, t->seq, err);
+    ASSERT(op->nmarks < ARRAY_LEN(op->marks));
+    struct store_ledger_mark *m = &op->marks[op->nmarks++];
+    clearing__copy(m->account_id, sizeof(m->account_id), account);
+    m->created_ms = t->created_ms;
+    m->seq = t->seq;
 }
 
 static enum err write_transfers(struct clearing__op *op, int64_t log_index, struct errbuf *err)
 {
     enum err rc = ERR_OK;
-    for (size_t i = 0; i < op->ntransfers && rc == ERR_OK; i++) {
+    for (size_t i = 0; i < op->ntransfers; i++) {
         struct store_ledger_transfer *t = &op->transfers[i];
         t->log_index = log_index;
         t->seq = log_index * CLEARING_BATCH_MAX + (int64_t)i;
-        rc = chain(op, t, t->debit_account, &t->debit_prev_seq, err);
-        if (rc == ERR_OK) {
-            rc = chain(op, t, t->credit_account, &t->credit_prev_seq, err);
-        }
+        chain(op, t, t->debit_account, &t->debit_prev_seq);
+        chain(op, t, t->credit_account, &t->credit_prev_seq);
     }
     if (rc == ERR_OK && op->ntransfers > 0) {
         rc = store_ledger_transfers_insert(op->c->store, op->transfers, op->ntransfers, err);
@@ -490,6 +469,9 @@ static enum err write_transfers(struct clearing__op *op, int64_t log_index, stru
             rc = err_set(err, ERR_CONFLICT, "idempotency_key",
                          "a transfer of this request exists already");
         }
+    }
+    if (rc == ERR_OK) {
+        rc = store_ledger_marks_insert(op->c->store, op->marks, op->nmarks, err);
     }
     for (size_t i = 0; i < op->ntransfers && rc == ERR_OK; i++) {
         const struct store_ledger_transfer *t = &op->transfers[i];
@@ -510,19 +492,26 @@ static enum err write_transfers(struct clearing__op *op, int64_t log_index, stru
 enum err clearing__op_commit(struct clearing__op *op, struct errbuf *err)
 {
     ASSERT(op->tx_open);
-    ASSERT(op->ntransfers <= CLEARING_BATCH_MAX);
+    /* At least one transfer: it carries the ledger clock (clearing__op_begin). */
+    ASSERT(op->ntransfers >= 1 && op->ntransfers <= CLEARING_BATCH_MAX);
     struct store *s = op->c->store;
     if (op->subject[0] == '\0' && op->ntransfers > 0) {
         snprintf(op->subject, sizeof(op->subject), "%s", op->transfers[0].id);
     }
-    json_t *body = NULL;
+    /* The body as canonical JSON text, written directly (event_text.c). */
+    struct buf body;
+    buf_init(&body, STORE_LEAF_MAX);
     int64_t log_index = -1;
-    enum err rc = event_body(op, &body, err);
-    if (rc == ERR_OK) {
-        rc = store_event_append(s, op->event_type, op->actor, op->subject, op->now_ms, body,
-                                &log_index, err);
+    enum err rc = clearing__event_text(op, &body);
+    if (rc != ERR_OK) {
+        rc = rc == ERR_NOMEM ? oom(err)
+                             : err_set(err, rc, "", "cannot encode event '%s'", op->event_type);
     }
-    json_decref(body);
+    if (rc == ERR_OK) {
+        rc = store_event_append_text(s, op->event_type, op->actor, op->subject, op->now_ms,
+                                     body.data, body.len, &log_index, err);
+    }
+    buf_release(&body);
     if (rc == ERR_OK) {
         ASSERT(log_index >= 0);
         ASSERT(log_index <= INT64_MAX / CLEARING_BATCH_MAX - 1);
@@ -532,12 +521,19 @@ enum err clearing__op_commit(struct clearing__op *op, struct errbuf *err)
     if (rc == ERR_OK) {
         rc = write_accounts(op, log_index, err);
     }
-    if (rc == ERR_OK && op->now_ms > op->last_ms) {
-        rc = clock_write(s, op->now_ms, err);
+    if (rc == ERR_OK) {
+        rc = store_defer_end(s, err); /* nothing waits after the account update, normally */
+        op->deferring = 0;
+    }
+    if (rc == ERR_CONFLICT) {
+        /* A deferred insert's failure surfaces at a later statement: the one conflict a
+         * caller can cause is a transfer id that exists (unique; checked before, but a
+         * concurrent writer on another store could not be, were the lock ever lost). */
+        rc = err_set(err, ERR_CONFLICT, "idempotency_key",
+                     "a transfer of this request exists already");
     }
     if (rc != ERR_OK) {
-        store_tx_rollback(s);
-        op->tx_open = 0;
+        op_abandon(op);
         return rc;
     }
     /* Debits equal credits per currency after every mutation (O(accounts): debug builds). */

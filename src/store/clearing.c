@@ -4,18 +4,29 @@
  * written are the clearing module's; this file only reads and writes rows, and reports a
  * stored row of the wrong shape as ERR_CORRUPT.
  *
- * Multi-gets take up to STORE_LEDGER_IDS_MAX ids in one statement (`id IN ($1, ..., $32)`,
- * unused slots bound to NULL) so that a batch of transfers costs a few round trips on
- * PostgreSQL, not one per row. For the same reason the batch writes (transfers, account
- * balances) go to PostgreSQL as one statement text with literal values: a row of 23 values
- * does not fit the backends' 32 parameters twice. The literals are integers printed by us and
- * texts quoted by sql_text(); SQLite, a local call, keeps its prepared statements.
+ * The batch statements of a ledger mutation (read its accounts, insert its transfers and
+ * marks, write its accounts back) differ by backend, because what is cheap differs:
+ *   SQLite      a local call: one prepared statement per row. A one-row statement by
+ *               primary key costs less than any multi-row form tried (an IN list or UPDATE
+ *               ... FROM VALUES builds a temporary b-tree first; an IN list of 32 mostly NULL
+ *               placeholders, a one-transfer mutation's read, cost several times more).
+ *   PostgreSQL  every statement is a round trip and planning a long statement is slow, so
+ *               each batch is one prepared statement whose parameters are arrays, one per
+ *               column (`unnest($1::TEXT[], $2::BIGINT[], ...)`, within the backends' 32
+ *               parameters). The rows are matched by `a.id = ANY(ARRAY[v.id])`, which is
+ *               not a hashable join clause: the planner can only probe the primary key once
+ *               per row (a nested loop), where with `a.id = v.id` it chose to hash and scan
+ *               the whole table (~1 ms per 2,000 accounts, every call).
+ * The arrays are text-format array literals built by pg_array_*: every element quoted, with
+ * backslash before '"' and '\\'; integers printed by us. NUL cannot occur (the backend refuses
+ * it in any text parameter).
  */
 #include "util/compat.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -101,39 +112,75 @@ static int remote(const struct store *s)
     return strcmp(store_backend_name(s), "postgres") == 0;
 }
 
-/* Appends a SQL string literal: quoted, with every quote doubled (standard SQL; PostgreSQL runs
- * with standard_conforming_strings on, so a backslash is an ordinary character). */
-static enum err sql_text(struct buf *b, const char *text)
+/* ---- PostgreSQL array parameters ---- */
+
+#define PG_ARRAY_MAX (4u << 20) /* STORE_LEDGER_WRITE_MAX texts of at most ~1 KiB */
+
+/* Appends a text element to the array literal in b ("{" not yet closed). */
+static enum err pg_array_text(struct buf *b, const char *text)
 {
-    ASSERT(text != NULL);
-    enum err rc = buf_append(b, "'", 1);
+    enum err rc = buf_append(b, b->len > 1 ? ",\"" : "\"", b->len > 1 ? 2 : 1);
     for (const char *p = text; rc == ERR_OK && *p != '\0';) {
-        const char *q = strchr(p, '\'');
-        size_t n = q != NULL ? (size_t)(q - p) : strlen(p);
+        size_t n = strcspn(p, "\"\\");
         rc = buf_append(b, p, n);
-        if (rc == ERR_OK && q != NULL) {
-            rc = buf_append(b, "''", 2);
-            n++;
-        }
         p += n;
+        if (rc == ERR_OK && *p != '\0') {
+            char esc[2] = {'\\', *p};
+            rc = buf_append(b, esc, 2);
+            p++;
+        }
     }
-    return rc == ERR_OK ? buf_append(b, "'", 1) : rc;
+    return rc == ERR_OK ? buf_append(b, "\"", 1) : rc;
 }
 
-/* Runs a statement text built in b. */
-static enum err exec_built(struct store *s, struct buf *b, enum err built, struct errbuf *err)
+static enum err pg_array_int(struct buf *b, int64_t v)
 {
-    enum err rc = built;
-    if (rc != ERR_OK) {
-        rc = err_set(err, rc, "", "cannot build a ledger statement");
-    } else {
-        rc = store_exec(s, b->data, err);
+    enum err rc = b->len > 1 ? buf_append(b, ",", 1) : ERR_OK;
+    return rc == ERR_OK ? buf_append_i64(b, v) : rc;
+}
+
+/* One column of a batch: a text (char array) or an int64_t field of the row struct. */
+struct pg_col {
+    size_t offset;
+    int is_int;
+};
+
+/* Builds one array literal per column over count rows of size bytes at rows (rows[i] may
+ * also be reached through ptrs[i] when ptrs is set) and points p[k] at it. The caller
+ * releases bufs[0..ncols). */
+static enum err pg_arrays(const struct pg_col *cols, size_t ncols, const void *rows, size_t size,
+                          const void *const *ptrs, size_t count, struct buf *bufs,
+                          struct store_value *p)
+{
+    enum err rc = ERR_OK;
+    for (size_t k = 0; k < ncols; k++) {
+        buf_init(&bufs[k], PG_ARRAY_MAX);
     }
-    buf_release(b);
+    for (size_t k = 0; k < ncols && rc == ERR_OK; k++) {
+        rc = buf_append(&bufs[k], "{", 1);
+        for (size_t i = 0; i < count && rc == ERR_OK; i++) {
+            const char *row = ptrs != NULL ? ptrs[i] : (const char *)rows + i * size;
+            const char *field = row + cols[k].offset;
+            if (cols[k].is_int) {
+                int64_t v;
+                memcpy(&v, field, sizeof(v));
+                rc = pg_array_int(&bufs[k], v);
+            } else {
+                rc = pg_array_text(&bufs[k], field);
+            }
+        }
+        rc = rc == ERR_OK ? buf_append(&bufs[k], "}", 1) : rc;
+        p[k] = (struct store_value){STORE_TEXT, 0, bufs[k].data, bufs[k].len};
+    }
     return rc;
 }
 
-#define LITERAL_SQL_MAX (4u << 20) /* STORE_LEDGER_WRITE_MAX rows of at most ~1 KiB */
+static void pg_arrays_release(struct buf *bufs, size_t ncols)
+{
+    for (size_t k = 0; k < ncols; k++) {
+        buf_release(&bufs[k]);
+    }
+}
 
 /* ---- accounts ---- */
 
@@ -141,6 +188,9 @@ static enum err exec_built(struct store *s, struct buf *b, enum err built, struc
     "id, owner, kind, currency, flags, debits_posted, credits_posted, debits_pending,"             \
     " credits_pending, last_seq, entries, created_ms, log_index"
 #define ACCOUNT_NCOLS 13
+#define ACCOUNT_COLS_A                                                                             \
+    "a.id, a.owner, a.kind, a.currency, a.flags, a.debits_posted, a.credits_posted,"               \
+    " a.debits_pending, a.credits_pending, a.last_seq, a.entries, a.created_ms, a.log_index"
 
 static enum err account_from_row(void *dst, const struct store_value *c, size_t n,
                                  struct errbuf *err)
@@ -195,93 +245,78 @@ enum err store_ledger_account_insert(struct store *s, const struct store_ledger_
                        p, ARRAY_LEN(p), NULL, NULL, NULL, err);
 }
 
-/* One CASE per column over the four accounts' ids ($1, $8, $15, $22). */
-#define CASE4(a, b, c, d)                                                                          \
-    " = CASE id WHEN $1 THEN $" #a " WHEN $8 THEN $" #b " WHEN $15 THEN $" #c                      \
-    " WHEN $22 THEN $" #d " END"
-
-static enum err update4(struct store *s, const struct store_ledger_account *const *a, size_t count,
-                        struct errbuf *err)
+/* SQLite: one prepared UPDATE by primary key per account (see the file comment). */
+static enum err account_update_one(struct store *s, const struct store_ledger_account *x,
+                                   struct errbuf *err)
 {
-    _Static_assert(7 * STORE_LEDGER_UPDATE_MAX <= STORE_LEDGER_IDS_MAX, "parameters fit");
-    ASSERT(count >= 1 && count <= STORE_LEDGER_UPDATE_MAX);
-    struct store_value p[7 * STORE_LEDGER_UPDATE_MAX];
-    for (size_t i = 0; i < STORE_LEDGER_UPDATE_MAX; i++) {
-        /* Unused slots repeat the first account: the first WHEN that matches wins. */
-        const struct store_ledger_account *x = a[i < count ? i : 0];
-        ASSERT(x->debits_pending >= 0 && x->credits_pending >= 0);
-        ASSERT(i >= count || i == 0 || strcmp(x->id, a[0]->id) != 0);
-        struct store_value row[] = {store_text(x->id),
-                                    store_int(x->debits_posted),
-                                    store_int(x->credits_posted),
-                                    store_int(x->debits_pending),
-                                    store_int(x->credits_pending),
-                                    store_int(x->last_seq),
-                                    store_int(x->entries)};
-        memcpy(&p[7 * i], row, sizeof(row));
-    }
+    struct store_value p[] = {store_text(x->id),
+                              store_int(x->debits_posted),
+                              store_int(x->credits_posted),
+                              store_int(x->debits_pending),
+                              store_int(x->credits_pending),
+                              store_int(x->last_seq),
+                              store_int(x->entries)};
     int64_t changes = 0;
-    enum err rc = store_query(
-        s,
-        "UPDATE ledger_accounts SET debits_posted" CASE4(2, 9, 16, 23) ", credits_posted" CASE4(3, 10, 17, 24) ", debits_pending" CASE4(
-            4, 11, 18,
-            25) ", credits_pending" CASE4(5, 12, 19,
-                                          26) ", last_seq" CASE4(6, 13, 20,
-                                                                 27) ", entries" CASE4(7, 14, 21,
-                                                                                       28) " WHERE "
-                                                                                           "id IN "
-                                                                                           "($1, "
-                                                                                           "$8, "
-                                                                                           "$15, "
-                                                                                           "$22)",
-        p, ARRAY_LEN(p), NULL, NULL, &changes, err);
-    if (rc == ERR_OK && changes != (int64_t)count) {
-        return err_set(err, ERR_NOT_FOUND, "account", "%zu of %zu ledger accounts are missing",
-                       count - (size_t)changes, count);
+    enum err rc = store_query(s,
+                              "UPDATE ledger_accounts SET debits_posted = $2, credits_posted = $3,"
+                              " debits_pending = $4, credits_pending = $5, last_seq = $6,"
+                              " entries = $7 WHERE id = $1",
+                              p, ARRAY_LEN(p), NULL, NULL, &changes, err);
+    if (rc == ERR_OK && changes != 1) {
+        return err_set(err, ERR_NOT_FOUND, "account", "ledger account '%s' is missing", x->id);
     }
     return rc;
 }
+
+/* The columns store_ledger_accounts_update writes, in its PostgreSQL statement's order. */
+static const struct pg_col account_update_cols[] = {
+    {offsetof(struct store_ledger_account, id), 0},
+    {offsetof(struct store_ledger_account, debits_posted), 1},
+    {offsetof(struct store_ledger_account, credits_posted), 1},
+    {offsetof(struct store_ledger_account, debits_pending), 1},
+    {offsetof(struct store_ledger_account, credits_pending), 1},
+    {offsetof(struct store_ledger_account, last_seq), 1},
+    {offsetof(struct store_ledger_account, entries), 1},
+};
+#define ACCOUNT_UPDATE_NCOLS ARRAY_LEN(account_update_cols)
 
 enum err store_ledger_accounts_update(struct store *s, const struct store_ledger_account *const *a,
                                       size_t count, struct errbuf *err)
 {
     ASSERT(count >= 1 && count <= STORE_LEDGER_WRITE_MAX);
+    for (size_t i = 0; i < count; i++) {
+        ASSERT(a[i]->debits_pending >= 0 && a[i]->credits_pending >= 0);
+    }
     if (!remote(s)) {
         enum err rc = ERR_OK;
-        for (size_t i = 0; i < count && rc == ERR_OK; i += STORE_LEDGER_UPDATE_MAX) {
-            size_t n = count - i < STORE_LEDGER_UPDATE_MAX ? count - i : STORE_LEDGER_UPDATE_MAX;
-            rc = update4(s, a + i, n, err);
+        for (size_t i = 0; i < count && rc == ERR_OK; i++) {
+            rc = account_update_one(s, a[i], err);
         }
         return rc;
     }
-    /* One statement, planned once: a join with the new values (PostgreSQL's UPDATE ... FROM;
-     * this path runs only there). */
-    struct buf b;
-    buf_init(&b, LITERAL_SQL_MAX);
-    enum err rc = buf_append_str(&b, "UPDATE ledger_accounts AS a SET debits_posted = v.dp,"
-                                     " credits_posted = v.cp, debits_pending = v.dq,"
-                                     " credits_pending = v.cq, last_seq = v.ls, entries = v.en"
-                                     " FROM (VALUES ");
-    for (size_t i = 0; i < count && rc == ERR_OK; i++) {
-        const struct store_ledger_account *x = a[i];
-        ASSERT(x->debits_pending >= 0 && x->credits_pending >= 0);
-        rc = buf_append_str(&b, i > 0 ? ", (" : "(");
-        if (rc == ERR_OK) {
-            rc = sql_text(&b, x->id);
-        }
-        if (rc == ERR_OK) {
-            rc = buf_appendf(&b,
-                             ", %" PRId64 "::BIGINT, %" PRId64 "::BIGINT, %" PRId64
-                             "::BIGINT, %" PRId64 "::BIGINT, %" PRId64 "::BIGINT, %" PRId64
-                             "::BIGINT)",
-                             x->debits_posted, x->credits_posted, x->debits_pending,
-                             x->credits_pending, x->last_seq, x->entries);
-        }
+    struct buf bufs[ACCOUNT_UPDATE_NCOLS];
+    struct store_value p[ACCOUNT_UPDATE_NCOLS];
+    enum err rc = pg_arrays(account_update_cols, ACCOUNT_UPDATE_NCOLS, NULL, 0,
+                            (const void *const *)a, count, bufs, p);
+    int64_t changes = 0;
+    if (rc != ERR_OK) {
+        rc = err_set(err, rc, "", "cannot build the ledger's account update");
+    } else {
+        rc = store_query(s,
+                         "UPDATE ledger_accounts AS a SET debits_posted = v.dp,"
+                         " credits_posted = v.cp, debits_pending = v.dq, credits_pending = v.cq,"
+                         " last_seq = v.ls, entries = v.en"
+                         " FROM unnest($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[],"
+                         " $5::BIGINT[], $6::BIGINT[], $7::BIGINT[])"
+                         " AS v (id, dp, cp, dq, cq, ls, en) WHERE a.id = ANY(ARRAY[v.id])",
+                         p, ACCOUNT_UPDATE_NCOLS, NULL, NULL, &changes, err);
     }
-    if (rc == ERR_OK) {
-        rc = buf_append_str(&b, ") AS v (id, dp, cp, dq, cq, ls, en) WHERE a.id = v.id");
+    pg_arrays_release(bufs, ACCOUNT_UPDATE_NCOLS);
+    if (rc == ERR_OK && changes != (int64_t)count) {
+        return err_set(err, ERR_NOT_FOUND, "account", "%zu of %zu ledger accounts are missing",
+                       count - (size_t)changes, count);
     }
-    return exec_built(s, &b, rc, err);
+    return rc;
 }
 
 /* Matches multi-get rows to the slots of the ids asked for. */
@@ -314,21 +349,79 @@ static enum err multi_cb(void *ctx, const struct store_value *c, size_t n, struc
     return err_set(err, ERR_CORRUPT, "", "ledger multi-get returned an id not asked for");
 }
 
+/* PostgreSQL: rows of ACCOUNT_COLS followed by the row's 1-based position in the ids asked
+ * for, which places it without a search. */
+struct placed_ctx {
+    const char *const *ids;
+    size_t count;
+    struct store_ledger_account *out;
+    int *found;
+};
+
+static enum err placed_cb(void *ctx, const struct store_value *c, size_t n, struct errbuf *err)
+{
+    struct placed_ctx *m = ctx;
+    if (n != ACCOUNT_NCOLS + 1 || c[ACCOUNT_NCOLS].type != STORE_INT || c[ACCOUNT_NCOLS].i < 1 ||
+        (uint64_t)c[ACCOUNT_NCOLS].i > m->count) {
+        return err_set(err, ERR_CORRUPT, "", "ledger account read returned a misplaced row");
+    }
+    size_t i = (size_t)c[ACCOUNT_NCOLS].i - 1;
+    enum err rc = account_from_row(&m->out[i], c, ACCOUNT_NCOLS, err);
+    if (rc == ERR_OK && (m->found[i] || strcmp(m->out[i].id, m->ids[i]) != 0)) {
+        rc = err_set(err, ERR_CORRUPT, "", "ledger account read returned an id not asked for");
+    }
+    if (rc == ERR_OK) {
+        m->found[i] = 1;
+    }
+    return rc;
+}
+
+static const struct pg_col id_col[] = {{0, 0}};
+
+static enum err accounts_get_pg(struct store *s, const char *const *ids, size_t count,
+                                struct store_ledger_account *out, int *found, struct errbuf *err)
+{
+    struct buf arr;
+    struct store_value p[1];
+    enum err rc = pg_arrays(id_col, 1, NULL, 0, (const void *const *)ids, count, &arr, p);
+    struct placed_ctx m = {ids, count, out, found};
+    if (rc != ERR_OK) {
+        rc = err_set(err, rc, "", "cannot build the ledger's account read");
+    } else {
+        rc = store_query(s,
+                         "SELECT " ACCOUNT_COLS_A ", x.ord FROM unnest($1::TEXT[])"
+                         " WITH ORDINALITY AS x (id, ord)"
+                         " JOIN ledger_accounts AS a ON a.id = ANY(ARRAY[x.id])",
+                         p, 1, placed_cb, &m, NULL, err);
+    }
+    pg_arrays_release(&arr, 1);
+    return rc;
+}
+
 enum err store_ledger_accounts_get(struct store *s, const char *const *ids, size_t count,
                                    struct store_ledger_account *out, int *found, struct errbuf *err)
 {
-    ASSERT(count <= STORE_LEDGER_IDS_MAX);
+    ASSERT(count <= STORE_LEDGER_WRITE_MAX);
     for (size_t i = 0; i < count; i++) {
         found[i] = 0;
     }
     if (count == 0) {
         return ERR_OK;
     }
-    struct store_value p[STORE_LEDGER_IDS_MAX];
-    bind_ids(p, ids, count);
-    struct multi_ctx m = {ids, count, out, sizeof(*out), found, account_from_row, 0};
-    return store_query(s, "SELECT " ACCOUNT_COLS " FROM ledger_accounts WHERE id" IN_32, p,
-                       STORE_LEDGER_IDS_MAX, multi_cb, &m, NULL, err);
+    if (remote(s)) {
+        return accounts_get_pg(s, ids, count, out, found, err);
+    }
+    /* SQLite: a prepared one-row read per id. An IN list of 32 placeholders costs as much per
+     * account when full and several times more when mostly NULL (a one-transfer mutation):
+     * SQLite first builds a temporary b-tree of the list. */
+    enum err rc = ERR_OK;
+    for (size_t i = 0; i < count && rc == ERR_OK; i++) {
+        struct store_value p[] = {store_text(ids[i])};
+        struct multi_ctx m = {ids + i, 1, out + i, sizeof(*out), found + i, account_from_row, 0};
+        rc = store_query(s, "SELECT " ACCOUNT_COLS " FROM ledger_accounts WHERE id = $1", p, 1,
+                         multi_cb, &m, NULL, err);
+    }
+    return rc;
 }
 
 enum err store_ledger_account_list(struct store *s, const char *owner,
@@ -457,42 +550,50 @@ static enum err transfer_insert(struct store *s, const struct store_ledger_trans
                        p, ARRAY_LEN(p), NULL, NULL, NULL, err);
 }
 
-/* One row of literals: (seq, 'id', ...) in TRANSFER_COLS order. */
-static enum err transfer_literal(struct buf *b, const struct store_ledger_transfer *t)
-{
-    enum err rc = buf_appendf(b, "(%" PRId64 ", ", t->seq);
-    const char *texts1[] = {t->id, t->kind, t->state, t->debit_account, t->credit_account};
-    for (size_t i = 0; i < ARRAY_LEN(texts1) && rc == ERR_OK; i++) {
-        rc = sql_text(b, texts1[i]);
-        rc = rc == ERR_OK ? buf_append(b, ", ", 2) : rc;
+/* TRANSFER_COLS as PostgreSQL array parameters, in the same order. */
+#define T_TEXT(f)                                                                                  \
+    {                                                                                              \
+        offsetof(struct store_ledger_transfer, f), 0                                               \
     }
-    rc = rc == ERR_OK ? buf_appendf(b, "%" PRId64 ", ", t->amount) : rc;
-    const char *texts2[] = {t->currency, t->code, t->reference, t->pending_id};
-    for (size_t i = 0; i < ARRAY_LEN(texts2) && rc == ERR_OK; i++) {
-        rc = sql_text(b, texts2[i]);
-        rc = rc == ERR_OK ? buf_append(b, ", ", 2) : rc;
+#define T_INT(f)                                                                                   \
+    {                                                                                              \
+        offsetof(struct store_ledger_transfer, f), 1                                               \
     }
-    rc = rc == ERR_OK ? buf_appendf(b, "%" PRId64 ", ", t->timeout_ms) : rc;
-    const char *texts3[] = {t->caller, t->idempotency_key, t->request_hash};
-    for (size_t i = 0; i < ARRAY_LEN(texts3) && rc == ERR_OK; i++) {
-        rc = sql_text(b, texts3[i]);
-        rc = rc == ERR_OK ? buf_append(b, ", ", 2) : rc;
-    }
-    if (rc == ERR_OK) {
-        rc = buf_appendf(b,
-                         "%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
-                         ", %" PRId64 ", %" PRId64 ")",
-                         t->debit_posted_after, t->debit_pending_after, t->credit_posted_after,
-                         t->credit_pending_after, t->debit_prev_seq, t->credit_prev_seq,
-                         t->created_ms, t->log_index);
-    }
-    return rc;
-}
+static const struct pg_col transfer_cols[] = {
+    T_INT(seq),
+    T_TEXT(id),
+    T_TEXT(kind),
+    T_TEXT(state),
+    T_TEXT(debit_account),
+    T_TEXT(credit_account),
+    T_INT(amount),
+    T_TEXT(currency),
+    T_TEXT(code),
+    T_TEXT(reference),
+    T_TEXT(pending_id),
+    T_INT(timeout_ms),
+    T_TEXT(caller),
+    T_TEXT(idempotency_key),
+    T_TEXT(request_hash),
+    T_INT(debit_posted_after),
+    T_INT(debit_pending_after),
+    T_INT(credit_posted_after),
+    T_INT(credit_pending_after),
+    T_INT(debit_prev_seq),
+    T_INT(credit_prev_seq),
+    T_INT(created_ms),
+    T_INT(log_index),
+};
+_Static_assert(ARRAY_LEN(transfer_cols) == TRANSFER_NCOLS, "one array per column");
 
 enum err store_ledger_transfers_insert(struct store *s, const struct store_ledger_transfer *t,
                                        size_t count, struct errbuf *err)
 {
     ASSERT(count >= 1 && count <= STORE_LEDGER_WRITE_MAX);
+    for (size_t i = 0; i < count; i++) {
+        ASSERT(t[i].id[0] != '\0');
+        ASSERT(t[i].amount > 0);
+    }
     if (!remote(s)) {
         enum err rc = ERR_OK;
         for (size_t i = 0; i < count && rc == ERR_OK; i++) {
@@ -500,16 +601,23 @@ enum err store_ledger_transfers_insert(struct store *s, const struct store_ledge
         }
         return rc;
     }
-    struct buf b;
-    buf_init(&b, LITERAL_SQL_MAX);
-    enum err rc = buf_append_str(&b, "INSERT INTO ledger_transfers (" TRANSFER_COLS ") VALUES ");
-    for (size_t i = 0; i < count && rc == ERR_OK; i++) {
-        ASSERT(t[i].id[0] != '\0');
-        ASSERT(t[i].amount > 0);
-        rc = i > 0 ? buf_append(&b, ", ", 2) : ERR_OK;
-        rc = rc == ERR_OK ? transfer_literal(&b, &t[i]) : rc;
+    struct buf bufs[TRANSFER_NCOLS];
+    struct store_value p[TRANSFER_NCOLS];
+    enum err rc = pg_arrays(transfer_cols, TRANSFER_NCOLS, t, sizeof(*t), NULL, count, bufs, p);
+    if (rc != ERR_OK) {
+        rc = err_set(err, rc, "", "cannot build the ledger's transfer insert");
+    } else {
+        rc = store_query(s,
+                         "INSERT INTO ledger_transfers (" TRANSFER_COLS ") SELECT * FROM unnest("
+                         "$1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[],"
+                         " $6::TEXT[], $7::BIGINT[], $8::TEXT[], $9::TEXT[], $10::TEXT[],"
+                         " $11::TEXT[], $12::BIGINT[], $13::TEXT[], $14::TEXT[], $15::TEXT[],"
+                         " $16::BIGINT[], $17::BIGINT[], $18::BIGINT[], $19::BIGINT[],"
+                         " $20::BIGINT[], $21::BIGINT[], $22::BIGINT[], $23::BIGINT[])",
+                         p, TRANSFER_NCOLS, NULL, NULL, NULL, err);
     }
-    return exec_built(s, &b, rc, err);
+    pg_arrays_release(bufs, TRANSFER_NCOLS);
+    return rc;
 }
 
 enum err store_ledger_transfers_get(struct store *s, const char *const *ids, size_t count,
@@ -522,6 +630,18 @@ enum err store_ledger_transfers_get(struct store *s, const char *const *ids, siz
     }
     if (count == 0) {
         return ERR_OK;
+    }
+    if (!remote(s)) {
+        /* One-row reads, as store_ledger_accounts_get: an idempotent retry checks one id. */
+        enum err rc = ERR_OK;
+        for (size_t i = 0; i < count && rc == ERR_OK; i++) {
+            struct store_value p[] = {store_text(ids[i])};
+            struct multi_ctx m = {ids + i,           1, out + i, sizeof(*out), found + i,
+                                  transfer_from_row, 1};
+            rc = store_query(s, "SELECT " TRANSFER_COLS " FROM ledger_transfers WHERE id = $1", p,
+                             1, multi_cb, &m, NULL, err);
+        }
+        return rc;
     }
     struct store_value p[STORE_LEDGER_IDS_MAX];
     bind_ids(p, ids, count);
@@ -558,6 +678,22 @@ enum err store_ledger_transfer_scan(struct store *s, int64_t after_seq, size_t m
                               " ORDER BY seq LIMIT $2",
                               p, ARRAY_LEN(p), rows_cb, &r, NULL, err);
     return rows_finish(&r, rc, out, count);
+}
+
+static enum err last_ms_cb(void *ctx, const struct store_value *c, size_t n, struct errbuf *err)
+{
+    if (n != 1 || c[0].type != STORE_INT || c[0].i < 0) {
+        return err_set(err, ERR_CORRUPT, "", "the newest ledger transfer's time is malformed");
+    }
+    *(int64_t *)ctx = c[0].i;
+    return ERR_OK;
+}
+
+enum err store_ledger_last_ms(struct store *s, int64_t *ms, struct errbuf *err)
+{
+    *ms = 0;
+    return store_query(s, "SELECT created_ms FROM ledger_transfers ORDER BY seq DESC LIMIT 1", NULL,
+                       0, last_ms_cb, ms, NULL, err);
 }
 
 /* Matches multi-get rows to the slots of the seqs asked for. */
@@ -616,6 +752,41 @@ enum err store_ledger_mark_insert(struct store *s, const char *account_id, int64
     return store_query(s,
                        "INSERT INTO ledger_marks (account_id, created_ms, seq) VALUES ($1, $2, $3)",
                        p, ARRAY_LEN(p), NULL, NULL, NULL, err);
+}
+
+static const struct pg_col mark_cols[] = {
+    {offsetof(struct store_ledger_mark, account_id), 0},
+    {offsetof(struct store_ledger_mark, created_ms), 1},
+    {offsetof(struct store_ledger_mark, seq), 1},
+};
+
+enum err store_ledger_marks_insert(struct store *s, const struct store_ledger_mark *m, size_t count,
+                                   struct errbuf *err)
+{
+    ASSERT(count <= STORE_LEDGER_WRITE_MAX);
+    if (count == 0) {
+        return ERR_OK;
+    }
+    if (!remote(s)) {
+        enum err rc = ERR_OK;
+        for (size_t i = 0; i < count && rc == ERR_OK; i++) {
+            rc = store_ledger_mark_insert(s, m[i].account_id, m[i].created_ms, m[i].seq, err);
+        }
+        return rc;
+    }
+    struct buf bufs[ARRAY_LEN(mark_cols)];
+    struct store_value p[ARRAY_LEN(mark_cols)];
+    enum err rc = pg_arrays(mark_cols, ARRAY_LEN(mark_cols), m, sizeof(*m), NULL, count, bufs, p);
+    if (rc != ERR_OK) {
+        rc = err_set(err, rc, "", "cannot build the ledger's mark insert");
+    } else {
+        rc = store_query(s,
+                         "INSERT INTO ledger_marks (account_id, created_ms, seq)"
+                         " SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::BIGINT[])",
+                         p, ARRAY_LEN(p), NULL, NULL, NULL, err);
+    }
+    pg_arrays_release(bufs, ARRAY_LEN(mark_cols));
+    return rc;
 }
 
 static enum err seq_one_cb(void *ctx, const struct store_value *c, size_t n, struct errbuf *err)

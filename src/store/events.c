@@ -23,29 +23,35 @@ static enum err int_cb(void *ctx, const struct store_value *c, size_t n, struct 
     return ERR_OK;
 }
 
-/* Builds the canonical leaf bytes; caller frees with free() (jansson's allocator). */
-static char *event_leaf(int64_t seq, const char *type, const char *actor, const char *subject,
-                        int64_t time_ms, json_t *body)
+/* The canonical leaf bytes {"actor","body","seq","subject","time","type","v":1} around a
+ * body that is already canonical JSON text: the bytes jansson's json_dumps(JSON_COMPACT |
+ * JSON_SORT_KEYS) writes for the same object (store_test compares them). */
+static enum err event_leaf(struct buf *leaf, int64_t seq, const char *type, const char *actor,
+                           const char *subject, int64_t time_ms, const char *body, size_t body_len)
 {
     char t[CLOCK_RFC3339_LEN];
     clock_format_rfc3339(time_ms, t);
-    json_t *o =
-        json_pack("{s:I, s:s, s:s, s:s, s:s, s:O, s:i}", "seq", (json_int_t)seq, "type", type,
-                  "actor", actor, "subject", subject, "time", t, "body", body, "v", 1);
-    if (o == NULL) {
-        return NULL;
-    }
-    char *leaf = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(o);
-    return leaf;
+    enum err rc = buf_append_str(leaf, "{\"actor\":");
+    rc = rc == ERR_OK ? buf_append_json_cstr(leaf, actor) : rc;
+    rc = rc == ERR_OK ? buf_append_str(leaf, ",\"body\":") : rc;
+    rc = rc == ERR_OK ? buf_append(leaf, body, body_len) : rc;
+    rc = rc == ERR_OK ? buf_append_str(leaf, ",\"seq\":") : rc;
+    rc = rc == ERR_OK ? buf_append_i64(leaf, seq) : rc;
+    rc = rc == ERR_OK ? buf_append_str(leaf, ",\"subject\":") : rc;
+    rc = rc == ERR_OK ? buf_append_json_cstr(leaf, subject) : rc;
+    rc = rc == ERR_OK ? buf_append_str(leaf, ",\"time\":") : rc;
+    rc = rc == ERR_OK ? buf_append_json_cstr(leaf, t) : rc;
+    rc = rc == ERR_OK ? buf_append_str(leaf, ",\"type\":") : rc;
+    rc = rc == ERR_OK ? buf_append_json_cstr(leaf, type) : rc;
+    return rc == ERR_OK ? buf_append_str(leaf, ",\"v\":1}") : rc;
 }
 
-enum err store_event_append(struct store *s, const char *type, const char *actor,
-                            const char *subject, int64_t time_ms, json_t *body, int64_t *seq,
-                            struct errbuf *err)
+enum err store_event_append_text(struct store *s, const char *type, const char *actor,
+                                 const char *subject, int64_t time_ms, const char *body,
+                                 size_t body_len, int64_t *seq, struct errbuf *err)
 {
     ASSERT(s->depth > 0);
-    ASSERT(json_is_object(body));
+    ASSERT(body_len >= 2 && body[0] == '{' && body[body_len - 1] == '}');
     ASSERT(strlen(type) < STORE_EVENT_TYPE_MAX);
     int64_t next = -1;
     enum err rc = store_query(s, "SELECT COALESCE(MAX(seq) + 1, 0) FROM events", NULL, 0, int_cb,
@@ -54,26 +60,43 @@ enum err store_event_append(struct store *s, const char *type, const char *actor
         return rc;
     }
     ASSERT(next >= 0);
-    char *leaf = event_leaf(next, type, actor, subject, time_ms, body);
-    if (leaf == NULL) {
-        return err_set(err, ERR_NOMEM, "", "cannot encode event '%s'", type);
+    struct buf leaf;
+    buf_init(&leaf, STORE_LEAF_MAX);
+    rc = event_leaf(&leaf, next, type, actor, subject, time_ms, body, body_len);
+    if (rc == ERR_LIMIT) {
+        rc = err_set(err, ERR_LIMIT, "", "event '%s' is over %d bytes", type, STORE_LEAF_MAX);
+    } else if (rc != ERR_OK) {
+        /* Out of memory, or a text that is not UTF-8, which jansson refused alike. */
+        rc = err_set(err, ERR_NOMEM, "", "cannot encode event '%s'", type);
     }
-    size_t len = strlen(leaf);
-    if (len > STORE_LEAF_MAX) {
-        free(leaf);
-        return err_set(err, ERR_LIMIT, "", "event '%s' is %zu bytes, over %d", type, len,
-                       STORE_LEAF_MAX);
+    if (rc == ERR_OK) {
+        struct store_value p[] = {store_int(next),    store_text(type),
+                                  store_text(actor),  store_text(subject),
+                                  store_int(time_ms), {STORE_TEXT, 0, leaf.data, leaf.len}};
+        rc = store_query(s,
+                         "INSERT INTO events (seq, type, actor, subject, time_ms, leaf)"
+                         " VALUES ($1, $2, $3, $4, $5, $6)",
+                         p, ARRAY_LEN(p), NULL, NULL, NULL, err);
     }
-    struct store_value p[] = {store_int(next),     store_text(type),   store_text(actor),
-                              store_text(subject), store_int(time_ms), store_text(leaf)};
-    rc = store_query(s,
-                     "INSERT INTO events (seq, type, actor, subject, time_ms, leaf)"
-                     " VALUES ($1, $2, $3, $4, $5, $6)",
-                     p, ARRAY_LEN(p), NULL, NULL, NULL, err);
-    free(leaf);
+    buf_release(&leaf);
     if (rc == ERR_OK) {
         *seq = next;
     }
+    return rc;
+}
+
+enum err store_event_append(struct store *s, const char *type, const char *actor,
+                            const char *subject, int64_t time_ms, json_t *body, int64_t *seq,
+                            struct errbuf *err)
+{
+    ASSERT(json_is_object(body));
+    char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    if (text == NULL) {
+        return err_set(err, ERR_NOMEM, "", "cannot encode event '%s'", type);
+    }
+    enum err rc =
+        store_event_append_text(s, type, actor, subject, time_ms, text, strlen(text), seq, err);
+    free(text);
     return rc;
 }
 

@@ -18,6 +18,73 @@
  * FTS5 tables and triggers on SQLite, pg_trgm and a GIN index on PostgreSQL. */
 #define MIGRATION_SEARCH_DDL 5
 
+/* Migration 12 on SQLite: each table rebuilt under a new name, filled, and renamed. */
+#define LEDGER_ACCOUNT_COLS                                                                        \
+    "id, owner, kind, currency, flags, debits_posted, credits_posted, debits_pending,"             \
+    " credits_pending, last_seq, entries, created_ms, log_index"
+#define LEDGER_TRANSFER_COLS                                                                       \
+    "seq, id, kind, state, debit_account, credit_account, amount, currency, code, reference,"      \
+    " pending_id, timeout_ms, caller, idempotency_key, request_hash, debit_posted_after,"          \
+    " debit_pending_after, credit_posted_after, credit_pending_after, debit_prev_seq,"             \
+    " credit_prev_seq, created_ms, log_index"
+#define MIGRATION_12_SQLITE                                                                        \
+    "CREATE TABLE ledger_accounts_12 ("                                                            \
+    "  id TEXT PRIMARY KEY,"                                                                       \
+    "  owner TEXT NOT NULL,"                                                                       \
+    "  kind TEXT NOT NULL,"                                                                        \
+    "  currency TEXT NOT NULL,"                                                                    \
+    "  flags BIGINT NOT NULL,"                                                                     \
+    "  debits_posted BIGINT NOT NULL,"                                                             \
+    "  credits_posted BIGINT NOT NULL,"                                                            \
+    "  debits_pending BIGINT NOT NULL,"                                                            \
+    "  credits_pending BIGINT NOT NULL,"                                                           \
+    "  last_seq BIGINT NOT NULL,"                                                                  \
+    "  entries BIGINT NOT NULL,"                                                                   \
+    "  created_ms BIGINT NOT NULL,"                                                                \
+    "  log_index BIGINT NOT NULL) WITHOUT ROWID;"                                                  \
+    "INSERT INTO ledger_accounts_12 (" LEDGER_ACCOUNT_COLS ") SELECT " LEDGER_ACCOUNT_COLS         \
+    " FROM ledger_accounts ORDER BY id;"                                                           \
+    "DROP TABLE ledger_accounts;"                                                                  \
+    "ALTER TABLE ledger_accounts_12 RENAME TO ledger_accounts;"                                    \
+    "CREATE INDEX ledger_accounts_owner ON ledger_accounts (owner, currency, kind);"               \
+    "CREATE TABLE ledger_transfers_12 ("                                                           \
+    "  seq INTEGER PRIMARY KEY,"                                                                   \
+    "  id TEXT NOT NULL UNIQUE,"                                                                   \
+    "  kind TEXT NOT NULL,"                                                                        \
+    "  state TEXT NOT NULL,"                                                                       \
+    "  debit_account TEXT NOT NULL,"                                                               \
+    "  credit_account TEXT NOT NULL,"                                                              \
+    "  amount BIGINT NOT NULL,"                                                                    \
+    "  currency TEXT NOT NULL,"                                                                    \
+    "  code TEXT NOT NULL,"                                                                        \
+    "  reference TEXT NOT NULL,"                                                                   \
+    "  pending_id TEXT NOT NULL,"                                                                  \
+    "  timeout_ms BIGINT NOT NULL,"                                                                \
+    "  caller TEXT NOT NULL,"                                                                      \
+    "  idempotency_key TEXT NOT NULL,"                                                             \
+    "  request_hash TEXT NOT NULL,"                                                                \
+    "  debit_posted_after BIGINT NOT NULL,"                                                        \
+    "  debit_pending_after BIGINT NOT NULL,"                                                       \
+    "  credit_posted_after BIGINT NOT NULL,"                                                       \
+    "  credit_pending_after BIGINT NOT NULL,"                                                      \
+    "  debit_prev_seq BIGINT NOT NULL,"                                                            \
+    "  credit_prev_seq BIGINT NOT NULL,"                                                           \
+    "  created_ms BIGINT NOT NULL,"                                                                \
+    "  log_index BIGINT NOT NULL);"                                                                \
+    "INSERT INTO ledger_transfers_12 (" LEDGER_TRANSFER_COLS ") SELECT " LEDGER_TRANSFER_COLS      \
+    " FROM ledger_transfers ORDER BY seq;"                                                         \
+    "DROP TABLE ledger_transfers;"                                                                 \
+    "ALTER TABLE ledger_transfers_12 RENAME TO ledger_transfers;"                                  \
+    "CREATE TABLE ledger_marks_12 ("                                                               \
+    "  account_id TEXT NOT NULL,"                                                                  \
+    "  created_ms BIGINT NOT NULL,"                                                                \
+    "  seq BIGINT NOT NULL,"                                                                       \
+    "  PRIMARY KEY (account_id, created_ms, seq)) WITHOUT ROWID;"                                  \
+    "INSERT INTO ledger_marks_12 (account_id, created_ms, seq)"                                    \
+    " SELECT account_id, created_ms, seq FROM ledger_marks ORDER BY account_id, created_ms, seq;"  \
+    "DROP TABLE ledger_marks;"                                                                     \
+    "ALTER TABLE ledger_marks_12 RENAME TO ledger_marks;"
+
 const struct store_migration store__migrations[] = {
     {1, "CREATE TABLE meta ("
         "  name TEXT PRIMARY KEY,"
@@ -627,9 +694,46 @@ const struct store_migration store__migrations[] = {
          "  UNIQUE (contract_id, object_id));"
          "CREATE INDEX buyer_copies_sha ON buyer_copies (sha256);"
          "CREATE INDEX buyer_copies_object ON buyer_copies (object_id, created_ms);"},
+    /* 12: the ledger's hot tables keyed by their primary key alone on SQLite
+     * (docs/decisions/0004-ledger.md, Measurements). A rowid table with a TEXT or BIGINT
+     * primary key is two b-trees, the rows and an index from the key to the rowid: every
+     * account read or update descended both, every transfer insert wrote three. Accounts and
+     * marks become WITHOUT ROWID tables, and a transfer's seq becomes the rowid (only the type
+     * name INTEGER makes it one). Same names, columns and constraints; PostgreSQL's tables are
+     * already one heap with one primary key index, so it has nothing to change. */
+    {12, NULL},
+    /* 13: each listing's search document length in tokens, as each SQLite FTS5 index counts
+     * it, so that the candidate query reads it from the listing's index entry rather than from
+     * FTS5's %_docsize table (search_sqlite.c, docs/decisions/0005-search.md). SQLite fills
+     * it (a trigger on listing_docs) and indexes it; PostgreSQL ranks without document
+     * lengths, so its column stays 0 and only travels with `bourse db copy`. */
+    {13, "ALTER TABLE listings ADD COLUMN search_lengths BIGINT NOT NULL DEFAULT 0;"},
 };
 
 const size_t store__migrations_count = ARRAY_LEN(store__migrations);
+
+/* DDL that only one backend has, run after a migration's portable SQL (SQLite's WITHOUT ROWID
+ * tables, ...). The tables it leaves have the same names and columns on every backend, so
+ * that `bourse db copy` moves them. */
+static const struct {
+    int version;
+    const char *sqlite_sql;
+    const char *postgres_sql;
+} backend_migrations[] = {
+    {12, MIGRATION_12_SQLITE, NULL},
+    {13, store__search_sqlite_migration_13, NULL},
+};
+
+const char *store__backend_ddl(const struct store *s, int version)
+{
+    for (size_t i = 0; i < ARRAY_LEN(backend_migrations); i++) {
+        if (backend_migrations[i].version == version) {
+            return s->ops == &store_sqlite_ops ? backend_migrations[i].sqlite_sql
+                                               : backend_migrations[i].postgres_sql;
+        }
+    }
+    return NULL;
+}
 
 int store_schema_version_latest(void)
 {
@@ -670,8 +774,12 @@ static enum err apply_one(struct store *s, const struct store_migration *m, int 
         store_tx_rollback(s);
         return ERR_OK;
     }
-    if (rc == ERR_OK) {
+    if (rc == ERR_OK && m->sql != NULL) {
         rc = store_exec(s, m->sql, err);
+    }
+    const char *own = store__backend_ddl(s, m->version);
+    if (rc == ERR_OK && own != NULL) {
+        rc = store_exec(s, own, err);
     }
     if (rc == ERR_OK && m->version == MIGRATION_SEARCH_DDL) {
         ASSERT(s->ops->search != NULL);

@@ -135,6 +135,8 @@ struct pg_db {
     uint64_t session;          /* numbers the connections: 1 at open, +1 on each reset */
     uint64_t leader_session;   /* the session that holds PG_LEADER_LOCK; 0 when none does */
     int live;                  /* a serving node: sessions end when it goes quiet (above) */
+    int defer;                 /* store_defer_begin: writes may wait in the pipeline */
+    size_t queued;             /* statements sent in pipeline mode, answers not yet read */
     int read_only;             /* STORE_OPEN_READ_ONLY: every session refuses writes */
     int64_t reset_after_ns;    /* monotonic time before which no reset is tried */
     char down[ERRBUF_MSG_MAX]; /* why the last reset failed */
@@ -519,11 +521,155 @@ static enum err pg_rows(const PGresult *res, store_row_cb *row_cb, void *ctx, st
     return ERR_OK;
 }
 
+/* ---- deferred writes (pipeline mode) ----
+ *
+ * Between store_defer_begin and store_defer_end, inside a transaction, a statement that
+ * returns nothing the caller reads (no row callback, no change count), and is prepared
+ * already, is sent in libpq's pipeline mode without waiting for its answer; so is a
+ * SAVEPOINT. The next statement that needs an answer joins the same pipeline when it can (a
+ * prepared query), and one Sync then brings every answer back: a ledger mutation's writes take
+ * one round trip instead of one each. The first failure among them is that statement's error;
+ * the server skips the rest of the pipeline (PGRES_PIPELINE_ABORTED), and the transaction is
+ * left for the caller to roll back, exactly as after a failed statement outside the pipeline.
+ * A statement that cannot join (unprepared SQL, exec) first settles the pipeline, and fails
+ * with its error, except a ROLLBACK, which must run whatever happened before it. */
+
+/* 1 when a statement may be sent now without waiting for its answer. */
+static int pg_deferrable(struct pg_db *d)
+{
+    if (!d->defer || d->tx_lost || PQstatus(d->conn) != CONNECTION_OK) {
+        return 0;
+    }
+    /* In pipeline mode the transaction status reads "active" while answers are pending. */
+    return d->queued > 0 || PQtransactionStatus(d->conn) == PQTRANS_INTRANS;
+}
+
+/* Sends one statement into the pipeline: a prepared one by name, else sql with no
+ * parameters (SAVEPOINT, RELEASE). */
+static enum err pg_send(struct pg_db *d, const struct pg_stmt *st, const char *sql,
+                        const struct pg_params *p, size_t count, struct errbuf *err)
+{
+    if (d->queued == 0 && PQenterPipelineMode(d->conn) != 1) {
+        return pg_classify(d, NULL, "cannot enter pipeline mode", err);
+    }
+    int sent = st != NULL
+                   ? PQsendQueryPrepared(d->conn, st->name, (int)count, p->values, NULL, NULL, 0)
+                   : PQsendQueryParams(d->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+    if (sent != 1) {
+        enum err rc = pg_classify(d, NULL, "cannot send statement", err);
+        if (d->queued == 0) {
+            PQexitPipelineMode(d->conn);
+        }
+        if (PQstatus(d->conn) != CONNECTION_OK) {
+            d->tx_lost = 1; /* only sent inside a transaction */
+        }
+        return rc;
+    }
+    d->queued++;
+    return ERR_OK;
+}
+
+/* Reads one statement's answer off the pipeline into *rc (the first failure wins); returns
+ * the result when it succeeded, else NULL. 0 in *more when the connection gave out. */
+static PGresult *pg_pipeline_answer(struct pg_db *d, enum err *rc, int *more, struct errbuf *err)
+{
+    PGresult *res = PQgetResult(d->conn);
+    if (res == NULL) {
+        *more = 0;
+        if (*rc == ERR_OK) {
+            *rc = pg_classify(d, NULL, "cannot run statement", err);
+        }
+        return NULL;
+    }
+    ExecStatusType st = PQresultStatus(res);
+    PQclear(PQgetResult(d->conn)); /* the NULL that ends each statement's answer */
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        return res;
+    }
+    if (st != PGRES_PIPELINE_ABORTED && *rc == ERR_OK) {
+        *rc = pg_classify(d, res, "cannot run statement", err);
+    }
+    PQclear(res);
+    return NULL;
+}
+
+/* Sends a Sync, reads every answer and leaves pipeline mode. The last statement's result
+ * goes to *last (when last is set and everything succeeded); the first failure is returned. */
+static enum err pg_pipeline_end(struct pg_db *d, PGresult **last, struct errbuf *err)
+{
+    ASSERT(d->queued > 0);
+    size_t n = d->queued;
+    d->queued = 0;
+    enum err rc = ERR_OK;
+    int more = PQpipelineSync(d->conn) == 1;
+    if (!more) {
+        rc = pg_classify(d, NULL, "cannot send statements", err);
+    }
+    for (size_t i = 0; i < n && more; i++) {
+        PGresult *res = pg_pipeline_answer(d, &rc, &more, err);
+        if (res != NULL && last != NULL && i + 1 == n && rc == ERR_OK) {
+            *last = res;
+        } else {
+            PQclear(res);
+        }
+    }
+    if (more) {
+        PGresult *sync = PQgetResult(d->conn);
+        if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC && rc == ERR_OK) {
+            rc = pg_classify(d, sync, "cannot finish a pipeline", err);
+        }
+        PQclear(sync);
+    }
+    if (PQexitPipelineMode(d->conn) != 1) {
+        if (rc == ERR_OK) {
+            rc = pg_classify(d, NULL, "cannot leave pipeline mode", err);
+        }
+        if (PQstatus(d->conn) == CONNECTION_OK) {
+            /* Answers nobody will read are left on a live connection (never seen): start a
+             * new session rather than misread them; the transaction is lost with the old. */
+            pg_cache_clear(d);
+            PQreset(d->conn);
+            d->session++;
+            d->tx_lost = 1;
+            if (PQstatus(d->conn) == CONNECTION_OK) {
+                (void)pg_setup(d, NULL);
+            }
+        }
+    }
+    if (PQstatus(d->conn) != CONNECTION_OK) {
+        d->tx_lost = 1; /* only sent inside a transaction */
+    }
+    if (rc != ERR_OK && last != NULL) {
+        PQclear(*last);
+        *last = NULL;
+    }
+    return rc;
+}
+
+static enum err pg_defer(void *handle, int on, struct errbuf *err)
+{
+    struct pg_db *d = handle;
+    ASSERT(d != NULL);
+    ASSERT(d->defer != on);
+    d->defer = on;
+    return !on && d->queued > 0 ? pg_pipeline_end(d, NULL, err) : ERR_OK;
+}
+
 static enum err pg_exec(void *handle, const char *sql, struct errbuf *err)
 {
     struct pg_db *d = handle;
     ASSERT(d != NULL);
     ASSERT(sql != NULL);
+    if (strncmp(sql, "SAVEPOINT ", 10) == 0 && pg_deferrable(d)) {
+        return pg_send(d, NULL, sql, NULL, 0, err);
+    }
+    if (d->queued > 0) {
+        int rollback = strncmp(sql, "ROLLBACK", 8) == 0; /* runs whatever failed before it */
+        enum err rc = pg_pipeline_end(d, NULL, rollback ? NULL : err);
+        if (rc != ERR_OK && !rollback) {
+            return rc;
+        }
+    }
     if (strcmp(sql, "ROLLBACK") == 0 && (d->tx_lost || PQstatus(d->conn) != CONNECTION_OK ||
                                          PQtransactionStatus(d->conn) == PQTRANS_IDLE)) {
         /* Nothing is open: the server rolled back when the connection went, or a failed
@@ -561,7 +707,26 @@ static enum err pg_query(void *handle, const char *sql, const struct store_value
     if (rc != ERR_OK) {
         goto out;
     }
-    rc = pg_run(d, sql, &p, count, &res, err);
+    const struct pg_stmt *st = pg_deferrable(d) ? pg_cache_find(d, sql) : NULL;
+    if (st != NULL && row_cb == NULL && changes == NULL) {
+        rc = pg_send(d, st, sql, &p, count, err); /* its answer is read with a later one's */
+        goto out;
+    }
+    if (st != NULL && d->queued > 0) {
+        rc = pg_send(d, st, sql, &p, count, err);
+        if (d->queued > 0) {
+            enum err end =
+                pg_pipeline_end(d, rc == ERR_OK ? &res : NULL, rc == ERR_OK ? err : NULL);
+            rc = rc == ERR_OK ? end : rc;
+        }
+    } else {
+        if (d->queued > 0) { /* it cannot join the pipeline: settle that first */
+            rc = pg_pipeline_end(d, NULL, err);
+        }
+        if (rc == ERR_OK) {
+            rc = pg_run(d, sql, &p, count, &res, err);
+        }
+    }
     if (rc != ERR_OK) {
         goto out;
     }
@@ -717,6 +882,7 @@ const struct store_ops store_postgres_ops = {
     .begin_sql = PG_BEGIN_SQL,
     .leader_try = pg_leader_try,
     .leader_held = pg_leader_held,
+    .defer = pg_defer,
     .read_only = pg_read_only,
     .columns_sql = "SELECT c.table_name::text, c.column_name::text"
                    " FROM information_schema.columns AS c"

@@ -9,9 +9,9 @@
  *   2. the backend's candidate query (store_ops.search) finds the newest candidates_max
  *      listings that match the terms and the filters, each with an integer relevance score:
  *      FTS5's bm25 on SQLite, a term-position score over pg_trgm on PostgreSQL;
- *   3. here, the facets are counted over those candidates as they arrive, and they are
- *      ordered by score, then newest first;
- *   4. the page after the cursor is read back row by row.
+ *   3. here, the facets are counted over those candidates as they arrive, and the page after
+ *      the cursor is selected from them in order of score, then newest first;
+ *   4. the page is read back row by row.
  *
  * Step 2's bound is the guard that keeps a query matching most of the catalogue fast: the
  * candidates are found in docid order, so the engine stops after candidates_max + 1 rows and
@@ -204,9 +204,13 @@ enum err store__search_filters(const struct store_listing_query *q, struct buf *
     }
     if (rc == ERR_OK && !q->viewer_sees_all) {
         params[(*count)++] = store_text(q->viewer_id != NULL ? q->viewer_id : "");
+        /* The listing's id through its document, not l.id: SQLite's candidate index leaves
+         * the id out (search_sqlite.c), and naming it would make every candidate's lookup
+         * note where the listing's row is, for this rare case. */
         rc = buf_appendf(sql,
                          " AND (l.private_offer = 0 OR l.provider_id = $%zu OR EXISTS (SELECT 1"
-                         " FROM listing_buyers b WHERE b.listing_id = l.id AND b.buyer_id = $%zu))",
+                         " FROM listing_docs d JOIN listing_buyers b ON b.listing_id = d.listing_id"
+                         " WHERE d.docid = l.docid AND b.buyer_id = $%zu))",
                          *count, *count);
     }
     ASSERT(*count - start <= STORE__FILTER_PARAMS_MAX);
@@ -217,39 +221,45 @@ enum err store__search_filters(const struct store_listing_query *q, struct buf *
 
 /*
  * The candidates, kept small because a common term brings candidates_max of them and only a
- * page is read back: the sort key and the row's index into ids. The facets are counted as the
- * rows arrive, from the row's own text, so no other column is copied. (The candidate steps
- * once cost more than the query: a sort moving 170-byte rows and a snprintf per delivery mode
- * were a fifth of a 2,000-candidate search; docs/decisions/0005-search.md.)
+ * page is read back: the sort key alone, the page's rows read back by docid. The facets are
+ * counted as the rows arrive, from the row's own text, so no column is copied. (The candidate
+ * steps once cost more than the query: a sort moving 170-byte rows and a snprintf per delivery
+ * mode were a fifth of a 2,000-candidate search; docs/decisions/0005-search.md.)
  */
+#define DELIVERY_BITS 16 /* the delivery set's bits that have a facet value */
+
 struct candidate {
     int64_t score;
     int64_t docid;
-    size_t row; /* into candidates.ids */
 };
 
 struct candidates {
     struct candidate *items;
-    char (*ids)[ID_MAX];
     size_t count;
     size_t cap;                        /* max + 1: one more than wanted says "truncated" */
     struct store_listing_results *out; /* whose facets count the first max rows */
+    /* The delivery facet, counted per bit and turned into facet values at the end. */
+    int64_t delivery[DELIVERY_BITS];
 };
 
 /* The delivery facet's values: the bit indexes of the delivery set, as text. */
-static const char *const delivery_bits[] = {"0", "1", "2",  "3",  "4",  "5",  "6",  "7",
-                                            "8", "9", "10", "11", "12", "13", "14", "15"};
+static const char *const delivery_bits[DELIVERY_BITS] = {
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"};
 
-static void facet_add(struct store_listing_results *r, enum store_facet f,
-                      const struct store_value *v)
+/* Counts value [s, s + len) in facet f: a linear search, since a facet has at most a
+ * taxonomy's few values; most others are told apart by their length (the byte after the stored
+ * value) or first byte before any memcmp. */
+static void facet_add(struct store_listing_results *r, enum store_facet f, const char *s,
+                      size_t len)
 {
     struct store_facet_count *list = r->facets[f];
     size_t n = r->facet_count[f];
-    if (v->len >= sizeof(list[0].value)) {
+    if (len >= sizeof(list[0].value)) {
         return; /* longer than any value of the taxonomy: not shown */
     }
     for (size_t i = 0; i < n; i++) {
-        if (memcmp(list[i].value, v->s, v->len) == 0 && list[i].value[v->len] == '\0') {
+        if (list[i].value[len] == '\0' && list[i].value[0] == s[0] &&
+            memcmp(list[i].value, s, len) == 0) {
             list[i].count++;
             return;
         }
@@ -257,23 +267,35 @@ static void facet_add(struct store_listing_results *r, enum store_facet f,
     if (n == STORE_FACET_VALUES_MAX) {
         return; /* more distinct values than the taxonomy has: not shown */
     }
-    memcpy(list[n].value, v->s, v->len);
-    list[n].value[v->len] = '\0';
+    memcpy(list[n].value, s, len);
+    list[n].value[len] = '\0';
     list[n].count = 1;
     r->facet_count[f] = n + 1;
 }
 
-/* Counts one candidate row (score, STORE__SEARCH_COLS) into the facets. */
-static void facets_add_row(struct store_listing_results *r, const struct store_value *v)
+/* Counts one candidate row (score, STORE__SEARCH_COLS) into the facets; the delivery bits
+ * into c->delivery, for delivery_facet. */
+static void facets_add_row(struct candidates *c, const struct store_value *v)
 {
-    facet_add(r, STORE_FACET_CATEGORY, &v[3]);
-    facet_add(r, STORE_FACET_KIND, &v[4]);
-    facet_add(r, STORE_FACET_CLASSIFICATION, &v[6]);
-    facet_add(r, STORE_FACET_BOARD, &v[7]);
-    for (size_t bit = 0; bit < ARRAY_LEN(delivery_bits); bit++) {
-        if ((v[5].i >> bit) & 1) {
-            struct store_value name = store_text(delivery_bits[bit]);
-            facet_add(r, STORE_FACET_DELIVERY, &name);
+    facet_add(c->out, STORE_FACET_CATEGORY, v[2].s, v[2].len);
+    facet_add(c->out, STORE_FACET_KIND, v[3].s, v[3].len);
+    facet_add(c->out, STORE_FACET_CLASSIFICATION, v[5].s, v[5].len);
+    facet_add(c->out, STORE_FACET_BOARD, v[6].s, v[6].len);
+    uint64_t bits = (uint64_t)v[4].i;
+    for (size_t bit = 0; bit < DELIVERY_BITS && (bits >> bit) != 0; bit++) {
+        c->delivery[bit] += (int64_t)((bits >> bit) & 1);
+    }
+}
+
+/* The delivery facet from the per-bit counts: a value per bit set in some candidate. */
+static void delivery_facet(struct candidates *c)
+{
+    for (size_t bit = 0; bit < DELIVERY_BITS; bit++) {
+        if (c->delivery[bit] > 0) {
+            size_t n = c->out->facet_count[STORE_FACET_DELIVERY]++;
+            struct store_facet_count *v = &c->out->facets[STORE_FACET_DELIVERY][n];
+            snprintf(v->value, sizeof(v->value), "%s", delivery_bits[bit]);
+            v->count = c->delivery[bit];
         }
     }
 }
@@ -282,27 +304,21 @@ static enum err candidate_cb(void *ctx, const struct store_value *v, size_t n, s
 {
     struct candidates *c = ctx;
     if (n != STORE__SEARCH_NCOLS || v[0].type != STORE_INT || v[1].type != STORE_INT ||
-        v[5].type != STORE_INT) {
+        v[4].type != STORE_INT) {
         return err_set(err, ERR_CORRUPT, "", "a search candidate row has the wrong shape");
     }
     for (size_t i = 2; i < n; i++) {
-        if (i != 5 && v[i].type != STORE_TEXT) {
+        if (i != 4 && v[i].type != STORE_TEXT) {
             return err_set(err, ERR_CORRUPT, "", "a search candidate row has the wrong shape");
         }
     }
     if (c->count == c->cap) {
         return ERR_OK; /* the backend's LIMIT makes this unreachable; stay safe */
     }
-    struct candidate *k = &c->items[c->count];
-    k->score = v[0].i;
-    k->docid = v[1].i;
-    k->row = c->count;
-    enum err rc = store__copy_text(c->ids[c->count], sizeof(c->ids[0]), &v[2], err);
-    if (rc != ERR_OK) {
-        return rc;
-    }
+    c->items[c->count].score = v[0].i;
+    c->items[c->count].docid = v[1].i;
     if (c->count + 1 < c->cap) { /* the extra row only says "truncated" */
-        facets_add_row(c->out, v);
+        facets_add_row(c, v);
     }
     c->count++;
     return ERR_OK;
@@ -373,9 +389,46 @@ void store_listing_results_release(struct store_listing_results *r)
     r->count = 0;
 }
 
-/* Reads the page's listings back, in order. */
-static enum err page_fill(struct store *s, const struct candidates *c, const struct candidate *page,
-                          size_t n, struct store_listing_results *out, struct errbuf *err)
+/*
+ * The page: the best limit candidates after the cursor's mark (all when mark is NULL), best
+ * first, into page; *after is how many candidates follow the mark. A selection rather than a
+ * sort of every candidate: most of 2,000 candidates lose one comparison with the page's worst
+ * and are never moved. The order is total (the docids are distinct), so the page is the one a
+ * full sort would give.
+ */
+static size_t page_select(const struct candidate *items, size_t count, const struct candidate *mark,
+                          size_t limit, struct candidate *page, size_t *after)
+{
+    size_t n = 0;
+    *after = 0;
+    for (size_t i = 0; i < count; i++) {
+        const struct candidate *x = &items[i];
+        if (mark != NULL && candidate_compare(x, mark) <= 0) {
+            continue; /* on or before the previous page's last row */
+        }
+        (*after)++;
+        if (n == limit && candidate_compare(x, &page[n - 1]) >= 0) {
+            continue;
+        }
+        size_t at = n < limit ? n++ : n - 1; /* the worst drops out of a full page */
+        while (at > 0 && candidate_compare(x, &page[at - 1]) < 0) {
+            page[at] = page[at - 1];
+            at--;
+        }
+        page[at] = *x;
+    }
+    return n;
+}
+
+static enum err id_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err)
+{
+    return n == 1 ? store__copy_text(ctx, ID_MAX, &v[0], err)
+                  : err_set(err, ERR_CORRUPT, "", "a listing id row has the wrong shape");
+}
+
+/* Reads the page's listings back, in order, by their documents' ids. */
+static enum err page_fill(struct store *s, const struct candidate *page, size_t n,
+                          struct store_listing_results *out, struct errbuf *err)
 {
     if (n == 0) {
         return ERR_OK;
@@ -386,7 +439,13 @@ static enum err page_fill(struct store *s, const struct candidates *c, const str
         return err_set(err, ERR_NOMEM, "", "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
-        enum err rc = store_listing_get(s, c->ids[page[i].row], &out->items[i], err);
+        char id[ID_MAX] = "";
+        struct store_value docid = store_int(page[i].docid);
+        enum err rc = store_query(s, "SELECT id FROM listings WHERE docid = $1", &docid, 1, id_cb,
+                                  id, NULL, err);
+        if (rc == ERR_OK) {
+            rc = id[0] != '\0' ? store_listing_get(s, id, &out->items[i], err) : ERR_NOT_FOUND;
+        }
         if (rc != ERR_OK) {
             store_listing_release(&out->items[i]);
             return rc == ERR_NOT_FOUND ? err_set(err, ERR_CORRUPT, "",
@@ -415,11 +474,11 @@ enum err store_listing_search(struct store *s, const struct store_listing_query 
         }
     }
     struct store__search *parsed = mem_calloc(1, sizeof(*parsed));
-    struct candidates c = {NULL, NULL, 0, q->candidates_max + 1, out};
+    struct candidates c = {.cap = q->candidates_max + 1, .out = out};
     c.items = mem_calloc(c.cap, sizeof(*c.items));
-    c.ids = mem_calloc(c.cap, sizeof(*c.ids));
+    struct candidate *page = mem_calloc(q->limit, sizeof(*page));
     enum err rc = ERR_OK;
-    if (parsed == NULL || c.items == NULL || c.ids == NULL) {
+    if (parsed == NULL || c.items == NULL || page == NULL) {
         rc = err_set(err, ERR_NOMEM, "", "out of memory");
         goto out;
     }
@@ -436,19 +495,15 @@ enum err store_listing_search(struct store *s, const struct store_listing_query 
     out->truncated = c.count > q->candidates_max;
     c.count = out->truncated ? q->candidates_max : c.count;
     out->total = c.count;
+    delivery_facet(&c);
     facets_sort(out);
-    qsort(c.items, c.count, sizeof(c.items[0]), candidate_compare);
-    size_t first = 0;
-    if (q->cursor != NULL) {
-        struct candidate mark = {.score = after_score, .docid = after_docid};
-        while (first < c.count && candidate_compare(&c.items[first], &mark) <= 0) {
-            first++;
-        }
-    }
-    size_t n = c.count - first < q->limit ? c.count - first : q->limit;
-    rc = page_fill(s, &c, c.items + first, n, out, err);
-    if (rc == ERR_OK && first + n < c.count) {
-        const struct candidate *last = &c.items[first + n - 1];
+    struct candidate mark = {.score = after_score, .docid = after_docid};
+    size_t after = 0;
+    size_t n =
+        page_select(c.items, c.count, q->cursor != NULL ? &mark : NULL, q->limit, page, &after);
+    rc = page_fill(s, page, n, out, err);
+    if (rc == ERR_OK && n < after) {
+        const struct candidate *last = &page[n - 1];
         snprintf(out->next_cursor, sizeof(out->next_cursor), "%" PRId64 ".%" PRId64, last->score,
                  last->docid);
     }
@@ -457,7 +512,7 @@ out:
         store_listing_results_release(out);
     }
     mem_free(c.items);
-    mem_free(c.ids);
+    mem_free(page);
     mem_free(parsed);
     return rc;
 }

@@ -57,6 +57,38 @@ static const char sqlite_search_ddl[] =
     "  VALUES ('delete', old.docid, old.title_terms, old.terms);"
     " END;";
 
+/*
+ * Migration 13: the document's length in tokens in each index, in the listing's own row
+ * (listings.search_lengths: listing_fts's count times 2^32 plus listing_grams's, each the sum
+ * of the document's %_docsize record as bourse_doc_length reads it), written by the document's
+ * insert trigger once the indexes have counted it, and the candidate query's index over
+ * listings rebuilt to carry it. The query then finds everything it needs of a match (filters,
+ * facets, length) in one index entry: the lookup in %_docsize it replaces was a sixth of a
+ * 2,000-candidate search. One column for both lengths and no listing id (only a private
+ * offer's named-buyer check reads it, from the row) keep the index at 12 columns: with the
+ * rowid, 13 fields is the most SQLite compares with its fast integer-key comparison; at 14
+ * every lookup took the general record comparison, a tenth slower. A copied database gets
+ * its lengths from its own trigger, since copy inserts the listings before their documents.
+ */
+#define SEARCH_LENGTH_BITS "4294967296" /* 2^32: listing_fts's count above, grams' below */
+#define SEARCH_LENGTHS_OF_DOCID                                                                    \
+    "coalesce((SELECT bourse_doc_length(sz) FROM listing_fts_docsize WHERE id = docid), 0)"        \
+    " * " SEARCH_LENGTH_BITS " + coalesce((SELECT bourse_doc_length(sz)"                           \
+    " FROM listing_grams_docsize WHERE id = docid), 0)"
+
+const char store__search_sqlite_migration_13[] =
+    "UPDATE listings SET search_lengths = " SEARCH_LENGTHS_OF_DOCID ";"
+    "DROP TRIGGER listing_docs_insert;"
+    "CREATE TRIGGER listing_docs_insert AFTER INSERT ON listing_docs BEGIN"
+    " INSERT INTO listing_fts (rowid, title, body) VALUES (new.docid, new.title, new.body);"
+    " INSERT INTO listing_grams (rowid, title_terms, terms)"
+    "  VALUES (new.docid, new.title_terms, new.terms);"
+    " UPDATE listings SET search_lengths = " SEARCH_LENGTHS_OF_DOCID " WHERE docid = new.docid;"
+    " END;"
+    "DROP INDEX listings_search;"
+    "CREATE INDEX listings_search ON listings (docid, status, private_offer, provider_id,"
+    " category, kind, delivery, classification, board, currency, price, search_lengths);";
+
 /* Appends the grams spelling of s (see the file comment): each CJK character, then it and
  * its successor when that is CJK too, each a token; other text as it is. */
 static enum err grams_append(struct buf *out, const char *s)
@@ -105,21 +137,25 @@ static enum err sqlite_index_text(const struct store_listing_doc *doc, struct bu
  * FTS5's own bm25() computes each phrase's inverse document frequency by walking the phrase's
  * whole doclist on its first call of a query: for a term in 80% of 100,000 listings that walk
  * costs 10-20 ms before the first row, however few rows the query then ranks, and would take
- * the guard's bound away. bourse_bm25(table, w_title, w_body, sizes) is the same Okapi BM25 (k1
+ * the guard's bound away. bourse_bm25(table, w_title, w_body, length) is the same Okapi BM25 (k1
  * 1.2, b 0.75, FTS5's formula and column weights) with one change: a phrase's documents are
  * counted up to SEARCH_DF_CAP and no further, so a phrase in more listings than that counts as
  * in exactly that many. It ranks a one-term query exactly as bm25() (the IDF is a common
  * factor) and treats the very common terms of a longer query as equally common.
  *
- * sizes is the row's `sz` from the table's %_docsize shadow table, joined by the candidate
- * query: the token count of each column, as SQLite varints (FTS5's documented record, written
- * for every row since the table has the default columnsize=1). FTS5's xColumnSize reads the
- * same record, but through a nested statement per row (bind, step, reset): 1.1 us a row, 2.3 ms
- * of the 4.2 ms a 2,000-candidate query took; the join in the candidate statement itself costs
- * a quarter of that (docs/decisions/0005-search.md). Without sizes (NULL) it asks xColumnSize.
+ * length is the document's length in tokens in this table, which the candidate query reads
+ * from the listing's index entry (listings.search_lengths, migration 13); FTS5
+ * keeps it in its %_docsize shadow table (the token count of each column as SQLite varints,
+ * FTS5's documented record, written for every row since the table has the default
+ * columnsize=1), and bourse_bm25 also takes that record itself. FTS5's xColumnSize reads the
+ * same record through a nested statement per row (bind, step, reset): 1.1 us a row, 2.3 ms of
+ * the 4.2 ms a 2,000-candidate query took; a join to %_docsize in the candidate statement cost
+ * a quarter of that, the listing's own copy nothing (docs/decisions/0005-search.md). Without
+ * length (NULL) it asks xColumnSize.
  */
 #define SEARCH_DF_CAP STORE_SEARCH_CANDIDATES_MAX
 #define SEARCH_PHRASES_MAX 64 /* more than a query's terms can make */
+#define SEARCH_COLUMNS_MAX 2  /* (title, body) in both tables */
 #define BM25_K1 1.2
 #define BM25_B 0.75
 
@@ -180,12 +216,13 @@ static int rank_stats_get(const Fts5ExtensionApi *api, Fts5Context *fts, struct 
 
 /* The document's length in tokens, the sum of the column sizes in a %_docsize record (one
  * SQLite varint per column: seven bits a byte, most significant first, the top bit saying
- * another byte follows). SQLITE_CORRUPT when the record does not hold ncol varints. */
+ * another byte follows). SQLITE_CORRUPT when the record does not hold ncol varints (ncol < 0:
+ * any number, up to its end). */
 static int docsize_total(const unsigned char *p, int n, int ncol, int *total)
 {
     int64_t sum = 0;
     int at = 0;
-    for (int col = 0; col < ncol; col++) {
+    for (int col = 0; ncol < 0 ? at < n : col < ncol; col++) {
         uint32_t v = 0;
         int bytes = 0;
         do {
@@ -204,15 +241,41 @@ static int docsize_total(const unsigned char *p, int n, int ncol, int *total)
     return SQLITE_OK;
 }
 
-/* The row's length in tokens: from the sizes argument when the query passes it, else from
- * FTS5 (see above). */
-static int doc_length(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_value *sizes, int *dl)
+/* The row's length in tokens: from the length argument when the query passes it (a count, or
+ * a %_docsize record), else from FTS5 (see above). */
+static int doc_length(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_value *length, int *dl)
 {
-    if (sizes == NULL || sqlite3_value_type(sizes) != SQLITE_BLOB) {
-        return api->xColumnSize(fts, -1, dl);
+    int type = length != NULL ? sqlite3_value_type(length) : SQLITE_NULL;
+    if (type == SQLITE_INTEGER) {
+        sqlite3_int64 v = sqlite3_value_int64(length);
+        if (v < 0 || v > INT32_MAX) {
+            return SQLITE_CORRUPT;
+        }
+        *dl = (int)v;
+        return SQLITE_OK;
     }
-    return docsize_total(sqlite3_value_blob(sizes), sqlite3_value_bytes(sizes),
-                         api->xColumnCount(fts), dl);
+    if (type == SQLITE_BLOB) {
+        return docsize_total(sqlite3_value_blob(length), sqlite3_value_bytes(length),
+                             api->xColumnCount(fts), dl);
+    }
+    return api->xColumnSize(fts, -1, dl);
+}
+
+/* bourse_doc_length(sz): the length in tokens a %_docsize record holds, for migration 13's
+ * trigger (listings.search_lengths); NULL for NULL, an error for a malformed one. */
+static void bourse_doc_length(sqlite3_context *ctx, int nval, sqlite3_value **vals)
+{
+    if (nval != 1 || sqlite3_value_type(vals[0]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    int total = 0;
+    int rc = docsize_total(sqlite3_value_blob(vals[0]), sqlite3_value_bytes(vals[0]), -1, &total);
+    if (rc != SQLITE_OK) {
+        sqlite3_result_error_code(ctx, rc);
+        return;
+    }
+    sqlite3_result_int64(ctx, total);
 }
 
 static void bourse_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
@@ -222,15 +285,19 @@ static void bourse_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_c
     int rc = rank_stats_get(api, fts, &st);
     int ncol = api->xColumnCount(fts);
     double freq[SEARCH_PHRASES_MAX] = {0};
-    int ninst = 0;
-    if (rc == SQLITE_OK) {
-        rc = api->xInstCount(fts, &ninst);
+    double weight[SEARCH_COLUMNS_MAX];
+    for (int col = 0; col < SEARCH_COLUMNS_MAX; col++) {
+        weight[col] = col < nval && col < ncol ? sqlite3_value_double(vals[col]) : 1.0;
     }
-    for (int i = 0; i < ninst && rc == SQLITE_OK; i++) {
-        int phrase = 0, col = 0, off = 0;
-        rc = api->xInst(fts, i, &phrase, &col, &off);
-        if (rc == SQLITE_OK && phrase >= 0 && phrase < st->phrases) {
-            freq[phrase] += col < nval && col < ncol ? sqlite3_value_double(vals[col]) : 1.0;
+    /* Each phrase's instances in this row through its own iterator, in the order xInst would
+     * give them (so the same sums); xInstCount first merges every phrase's into one array. */
+    for (int i = 0; rc == SQLITE_OK && i < st->phrases; i++) {
+        Fts5PhraseIter it;
+        int col = -1, off = -1;
+        rc = api->xPhraseFirst(fts, i, &it, &col, &off);
+        while (rc == SQLITE_OK && col >= 0) {
+            freq[i] += col < SEARCH_COLUMNS_MAX ? weight[col] : 1.0;
+            api->xPhraseNext(fts, &it, &col, &off);
         }
     }
     int dl = 0;
@@ -265,6 +332,11 @@ enum err store__search_sqlite_attach(struct sqlite3 *db, struct errbuf *err)
         return err_set(err, ERR_IO, "", "this SQLite has no FTS5 (version 2 or later)");
     }
     rc = api->xCreateFunction(api, "bourse_bm25", NULL, bourse_bm25, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_create_function(db, "bourse_doc_length", 1,
+                                     SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                     bourse_doc_length, NULL, NULL);
+    }
     return rc == SQLITE_OK ? ERR_OK
                            : err_set(err, ERR_IO, "", "cannot register the search ranking");
 }
@@ -347,16 +419,17 @@ static enum err sqlite_candidates(struct store *s, const struct store__search *q
             buf_append_str(&sql, "SELECT 0, " STORE__SEARCH_COLS " FROM listings AS l WHERE 1 = 1");
     } else {
         params[count++] = store_text(tri.len > 0 ? tri.data : grams_m.data);
-        /* The listing first, so that filtered-out rows skip the sizes' lookup; from the
-         * covering index (migration 10), which the planner would pass over for the unique
-         * docid index and then read every candidate's whole row. */
-        rc = buf_appendf(&sql,
-                         "SELECT CAST(-" SQLITE_SCORE_SCALE
-                         " * bourse_bm25(%s%s, ds.sz) AS INTEGER), " STORE__SEARCH_COLS
-                         " FROM %s CROSS JOIN listings AS l INDEXED BY listings_search"
-                         " ON l.docid = %s.rowid"
-                         " CROSS JOIN %s_docsize AS ds ON ds.id = %s.rowid WHERE %s MATCH $1",
-                         table, weights, table, table, table, table, table);
+        /* The listing from the search's index (migration 13: filters, facets and the
+         * document's length in this table's tokens, from search_lengths), which the planner
+         * would pass over for the unique docid index and then read every candidate's row. */
+        rc = buf_appendf(
+            &sql,
+            "SELECT CAST(-" SQLITE_SCORE_SCALE
+            " * bourse_bm25(%s%s, l.search_lengths %s) AS INTEGER), " STORE__SEARCH_COLS
+            " FROM %s CROSS JOIN listings AS l INDEXED BY listings_search"
+            " ON l.docid = %s.rowid WHERE %s MATCH $1",
+            table, weights, tri.len > 0 ? "/ " SEARCH_LENGTH_BITS : "% " SEARCH_LENGTH_BITS, table,
+            table, table);
     }
     if (rc == ERR_OK && tri.len > 0 && grams_m.len > 0) {
         params[count++] = store_text(grams_m.data);

@@ -168,6 +168,20 @@ void store_tx_rollback(struct store *s)
     s->depth--;
 }
 
+void store_defer_begin(struct store *s)
+{
+    ASSERT(s != NULL);
+    if (s->ops->defer != NULL) {
+        (void)s->ops->defer(s->db, 1, NULL); /* starting cannot fail */
+    }
+}
+
+enum err store_defer_end(struct store *s, struct errbuf *err)
+{
+    ASSERT(s != NULL);
+    return s->ops->defer != NULL ? s->ops->defer(s->db, 0, err) : ERR_OK;
+}
+
 enum err store_query(struct store *s, const char *sql, const struct store_value *params,
                      size_t count, store_row_cb *row_cb, void *ctx, int64_t *changes,
                      struct errbuf *err)

@@ -73,6 +73,9 @@ struct store_ops {
     /* Makes the connection refuse every write, now and after any reconnect (PostgreSQL's
      * default_transaction_read_only, SQLite's query_only). */
     enum err (*read_only)(void *db, struct errbuf *err);
+    /* Starts (on = 1) or ends (on = 0) deferred writes (store_defer_begin); ending sends what
+     * waits and returns its first error. NULL when every statement runs at once (SQLite). */
+    enum err (*defer)(void *db, int on, struct errbuf *err);
     /* A query of two text columns, (table, column), naming every column of every table of
      * the schema, each table's columns in their order. */
     const char *columns_sql;
@@ -167,6 +170,21 @@ enum err store_tx_begin(struct store *s, struct errbuf *err);
 enum err store_tx_commit(struct store *s, struct errbuf *err);
 void store_tx_rollback(struct store *s);
 int store_tx_depth(const struct store *s);
+
+/*
+ * Deferred writes: between store_defer_begin and store_defer_end (inside a transaction) the
+ * backend may send a statement that returns nothing to the caller (no row callback, no change
+ * count) without waiting for its answer, and bring the answers back with the next statement
+ * that needs one: PostgreSQL's pipeline mode, so that a run of writes costs one round trip;
+ * SQLite runs everything at once. A deferred write that fails makes that later statement (or
+ * the transaction command, or store_defer_end) fail with its error, and the statements sent
+ * after it in the same round trip do not run: the caller rolls back as after any failed
+ * statement. So a caller that defers must not act on a write's success before the next
+ * statement that waits. store_defer_end sends what waits and returns its first error; calls
+ * do not nest.
+ */
+void store_defer_begin(struct store *s);
+enum err store_defer_end(struct store *s, struct errbuf *err);
 
 /* Raw access for record functions and tests: the same contract as store_ops.query/exec. */
 enum err store_query(struct store *s, const char *sql, const struct store_value *params,
@@ -551,6 +569,12 @@ enum err store_assessment_list(struct store *s, const struct store_assessment_fi
 enum err store_event_append(struct store *s, const char *type, const char *actor,
                             const char *subject, int64_t time_ms, json_t *body, int64_t *seq,
                             struct errbuf *err);
+/* The same with the body given as its canonical JSON text (an object, compact, keys sorted:
+ * what json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) writes), for writers that produce it
+ * directly (the ledger). The leaf is byte for byte the one store_event_append makes. */
+enum err store_event_append_text(struct store *s, const char *type, const char *actor,
+                                 const char *subject, int64_t time_ms, const char *body,
+                                 size_t body_len, int64_t *seq, struct errbuf *err);
 
 struct store_event {
     int64_t seq;
@@ -752,18 +776,19 @@ struct store_fee_schedule {
 };
 
 /* Each of these returns ERR_CORRUPT for a stored row of the wrong shape. Multi-gets fill
- * out[i] and found[i] for ids[i]; count <= STORE_LEDGER_IDS_MAX. Lists are caller-freed with
- * mem_free. */
+ * out[i] and found[i] for ids[i]; count <= STORE_LEDGER_IDS_MAX unless said otherwise. Lists
+ * are caller-freed with mem_free. */
 enum err store_ledger_account_insert(struct store *s, const struct store_ledger_account *a,
                                      struct errbuf *err);
 /* Writes the four balance counters, last_seq and entries of count distinct accounts (all
- * present: the caller read them in this transaction). On SQLite, STORE_LEDGER_UPDATE_MAX per
- * statement; on PostgreSQL one round trip for all (see store_ledger_transfers_insert).
- * ERR_NOT_FOUND (SQLite) if one is absent. */
-#define STORE_LEDGER_UPDATE_MAX 4  /* 7 parameters each, within the backends' 32 */
-#define STORE_LEDGER_WRITE_MAX 256 /* rows per call of the two batch writes */
+ * present: the caller read them in this transaction). SQLite runs a prepared one-row UPDATE
+ * each; PostgreSQL one statement for all (array parameters, see clearing.c). ERR_NOT_FOUND
+ * if one is absent. */
+#define STORE_LEDGER_WRITE_MAX 256 /* rows per call of the batch reads and writes */
 enum err store_ledger_accounts_update(struct store *s, const struct store_ledger_account *const *a,
                                       size_t count, struct errbuf *err);
+/* count <= STORE_LEDGER_WRITE_MAX: one round trip on PostgreSQL, a prepared one-row read per
+ * id on SQLite. */
 enum err store_ledger_accounts_get(struct store *s, const char *const *ids, size_t count,
                                    struct store_ledger_account *out, int *found,
                                    struct errbuf *err);
@@ -778,10 +803,8 @@ enum err store_ledger_account_scan(struct store *s, const char *after_id, size_t
                                    struct errbuf *err);
 
 /* Inserts count (1..STORE_LEDGER_WRITE_MAX) transfers. SQLite runs a prepared insert per row
- * (a local call); PostgreSQL gets one multi-row INSERT with the values written as literals,
- * one round trip instead of count (the backends bind at most 32 parameters, a row has 23).
- * Every text is quoted with '' doubling; the clearing module admits no NUL. ERR_CONFLICT if
- * one exists. */
+ * (a local call); PostgreSQL one prepared INSERT ... SELECT FROM unnest of an array per column,
+ * one round trip instead of count. ERR_CONFLICT if one exists. */
 enum err store_ledger_transfers_insert(struct store *s, const struct store_ledger_transfer *t,
                                        size_t count, struct errbuf *err);
 enum err store_ledger_transfers_get(struct store *s, const char *const *ids, size_t count,
@@ -795,6 +818,8 @@ enum err store_ledger_transfer_resolve(struct store *s, const char *id, const ch
 enum err store_ledger_transfer_scan(struct store *s, int64_t after_seq, size_t max,
                                     struct store_ledger_transfer **out, size_t *count,
                                     struct errbuf *err);
+/* The time of the newest transfer (greatest seq), 0 when there is none: the ledger clock. */
+enum err store_ledger_last_ms(struct store *s, int64_t *ms, struct errbuf *err);
 /* Transfers by seq (count <= STORE_LEDGER_IDS_MAX), as the multi-gets above. */
 enum err store_ledger_transfers_by_seq(struct store *s, const int64_t *seqs, size_t count,
                                        struct store_ledger_transfer *out, int *found,
@@ -803,6 +828,14 @@ enum err store_ledger_transfers_by_seq(struct store *s, const int64_t *seqs, siz
 /* History marks (see above). */
 enum err store_ledger_mark_insert(struct store *s, const char *account_id, int64_t created_ms,
                                   int64_t seq, struct errbuf *err);
+struct store_ledger_mark {
+    char account_id[ID_MAX];
+    int64_t created_ms;
+    int64_t seq;
+};
+/* Inserts count (0..STORE_LEDGER_WRITE_MAX) marks: one statement on PostgreSQL. */
+enum err store_ledger_marks_insert(struct store *s, const struct store_ledger_mark *m, size_t count,
+                                   struct errbuf *err);
 /* The first mark of the account at or after (at_ms, at_seq) in ledger order: *seq, or -1
  * when there is none. */
 enum err store_ledger_mark_seek(struct store *s, const char *account_id, int64_t at_ms,

@@ -20,6 +20,9 @@ struct store_migration {
 
 extern const struct store_migration store__migrations[];
 extern const size_t store__migrations_count;
+/* The DDL only s's backend runs for migration `version` after its portable SQL, or NULL
+ * (migrate.c; the tests run migration 12's on tables of the old shape). */
+const char *store__backend_ddl(const struct store *s, int version);
 
 /* ---- catalogue search (search.c, search_sqlite.c, search_pg.c) ---- */
 
@@ -45,9 +48,8 @@ struct store__search {
 #define STORE_SQL_UNPREPARED "/* unprepared */ "
 
 /* The columns every backend's candidate query returns, in this order. */
-#define STORE__SEARCH_COLS                                                                         \
-    "l.docid, l.id, l.category, l.kind, l.delivery, l.classification, l.board"
-#define STORE__SEARCH_NCOLS 8 /* score first, then the above */
+#define STORE__SEARCH_COLS "l.docid, l.category, l.kind, l.delivery, l.classification, l.board"
+#define STORE__SEARCH_NCOLS 7 /* score first, then the above */
 
 struct store_search_ops {
     /* DDL of the index over listing_docs, run by migration 5 after its portable tables. */
@@ -64,6 +66,9 @@ struct store_search_ops {
 };
 
 extern const struct store_search_ops store__search_sqlite;
+/* Migration 13 on SQLite: the documents' lengths into listings, and the search's index over
+ * them (search_sqlite.c). */
+extern const char store__search_sqlite_migration_13[];
 /* Registers the SQLite search's ranking function (bourse_bm25) on a new connection. ERR_IO
  * when the SQLite library has no FTS5. */
 struct sqlite3;

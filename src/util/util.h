@@ -121,6 +121,13 @@ enum err buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(
 char *buf_detach(struct buf *b, size_t *len);
 void buf_reset(struct buf *b); /* len = 0, memory kept */
 
+/* JSON text appended byte for byte as jansson's json_dumps writes it (compact, UTF-8 kept,
+ * '/' unescaped; json_text.c). A string is quoted and escaped; ERR_INVALID (buffer unchanged)
+ * when it is not well-formed UTF-8, which jansson refuses to dump too. ERR_LIMIT past max. */
+enum err buf_append_json_string(struct buf *b, const char *s, size_t len);
+enum err buf_append_json_cstr(struct buf *b, const char *s);
+enum err buf_append_i64(struct buf *b, int64_t v); /* decimal, as "%" PRId64 */
+
 /* ---- clock ------------------------------------------------------------------------------ */
 
 /* Milliseconds since the Unix epoch, UTC. Injected into core, tlog and clearing. */

@@ -4,9 +4,12 @@
  * guard (the newest candidates_max matches ranked, "truncated" said, the facets counting
  * exactly those), facets with counts over an untruncated answer, cursor paging through every
  * match once in relevance order, Chinese of one, two and six characters, and the query's
- * input errors. On SQLite, every score is checked against FTS5's own bm25(): the candidate
- * query reads each document's length from the index's %_docsize record itself
- * (search_sqlite.c), so one-, two- and three-byte lengths are all in the catalogue.
+ * input errors, and private offers (seen by the provider and the named buyers only, on both
+ * backends). On SQLite, every score is checked against FTS5's own bm25(): the candidate
+ * query reads each document's length from the listing's copy of the index's %_docsize count
+ * (listings.search_lengths, migration 13), so one-, two- and three-byte lengths are all in
+ * the catalogue, the copy is checked against %_docsize, and a `bourse db copy` target counts
+ * the lengths again rather than trust the source's.
  */
 #include "util/compat.h"
 #include "store/store.h"
@@ -486,11 +489,10 @@ static enum err bm25_cb(void *ctx, const struct store_value *v, size_t n, struct
     return ERR_OK;
 }
 
-static void test_search__sqlite_scores_are_bm25(void **state)
+/* Every score of the catalogue on s must be FTS5's own bm25(), for one- and two-term queries
+ * on both indexes. */
+static void scores_check(struct store *s)
 {
-    (void)state;
-    struct fixture f;
-    catalogue_open(&f, 0);
     /* Each query, the index serving it and its MATCH as search_sqlite.c spells it. */
     static const struct {
         const char *q, *table, *match;
@@ -509,12 +511,12 @@ static void test_search__sqlite_scores_are_bm25(void **state)
                  cases[c].table, cases[c].table, cases[c].table);
         struct store_value match = store_text(cases[c].match);
         struct bm25_rows want = {.count = 0};
-        assert_int_equal(store_query(f.s, sql, &match, 1, bm25_cb, &want, NULL, NULL), ERR_OK);
+        assert_int_equal(store_query(s, sql, &match, 1, bm25_cb, &want, NULL, NULL), ERR_OK);
         assert_true(want.count > 0);
         struct store_listing_query q = query_of(cases[c].q, STORE_PAGE_MAX, 2000);
         q.status = NULL; /* the delisted one too: the index has it */
         struct store_listing_results r;
-        search_ok(f.s, &q, &r);
+        search_ok(s, &q, &r);
         assert_int_equal(r.count, want.count);
         for (size_t i = 0; i < r.count; i++) {
             size_t j = 0;
@@ -529,7 +531,191 @@ static void test_search__sqlite_scores_are_bm25(void **state)
         }
         store_listing_results_release(&r);
     }
+}
+
+static void test_search__sqlite_scores_are_bm25(void **state)
+{
+    (void)state;
+    struct fixture f;
+    catalogue_open(&f, 0);
+    scores_check(f.s);
     catalogue_close(&f);
+}
+
+static enum err int_cb(void *ctx, const struct store_value *v, size_t n, struct errbuf *err)
+{
+    (void)err;
+    assert_int_equal(n, 1);
+    *(int64_t *)ctx = v[0].type == STORE_INT ? v[0].i : v[0].type == STORE_NULL ? -2 : -3;
+    return ERR_OK;
+}
+
+/* The document lengths (listings.search_lengths, migration 13) are the sums of FTS5's own
+ * %_docsize records; bourse_doc_length reads the record's varints and refuses a broken one. */
+static void test_search__sqlite_document_lengths(void **state)
+{
+    (void)state;
+    struct fixture f;
+    catalogue_open(&f, 0);
+    int64_t v = -1;
+    /* 10, then 0x81 0x04 = 1 * 128 + 4, then 0x81 0x80 0x00 = 16384 */
+    assert_int_equal(store_query(f.s, "SELECT bourse_doc_length(x'0a8104818000')", NULL, 0, int_cb,
+                                 &v, NULL, NULL),
+                     ERR_OK);
+    assert_int_equal(v, 10 + 132 + 16384);
+    assert_int_equal(
+        store_query(f.s, "SELECT bourse_doc_length(NULL)", NULL, 0, int_cb, &v, NULL, NULL),
+        ERR_OK);
+    assert_int_equal(v, -2);
+    struct errbuf err;
+    errbuf_init(&err);
+    assert_int_not_equal(
+        store_query(f.s, "SELECT bourse_doc_length(x'0a81')", NULL, 0, int_cb, &v, NULL, &err),
+        ERR_OK);
+    /* Every listing: the trigram index's count in the high half, the grams index's below. */
+    for (int64_t docid = 1; docid <= DOCS; docid++) {
+        struct store_value p = store_int(docid);
+        int64_t got = -1, fts = -1, grams = -1;
+        assert_int_equal(store_query(f.s, "SELECT search_lengths FROM listings WHERE docid = $1",
+                                     &p, 1, int_cb, &got, NULL, NULL),
+                         ERR_OK);
+        assert_int_equal(store_query(f.s,
+                                     "SELECT bourse_doc_length(sz) FROM listing_fts_docsize"
+                                     " WHERE id = $1",
+                                     &p, 1, int_cb, &fts, NULL, NULL),
+                         ERR_OK);
+        assert_int_equal(store_query(f.s,
+                                     "SELECT bourse_doc_length(sz) FROM listing_grams_docsize"
+                                     " WHERE id = $1",
+                                     &p, 1, int_cb, &grams, NULL, NULL),
+                         ERR_OK);
+        assert_true(fts > 0 && grams > 0);
+        assert_int_equal(got, fts * 4294967296 + grams);
+        if (docid == HUGE_DOCID) { /* a three-byte length */
+            assert_true(grams > 16384);
+        }
+    }
+    catalogue_close(&f);
+}
+
+/* `bourse db copy` moves listings with whatever lengths they hold; the target's own trigger
+ * counts them again as the documents arrive, so even wrong ones in the source do not travel. */
+static void test_search__sqlite_copy_counts_lengths_again(void **state)
+{
+    (void)state;
+    struct fixture f;
+    catalogue_open(&f, 0);
+    assert_int_equal(store_exec(f.s, "UPDATE listings SET search_lengths = 7", NULL), ERR_OK);
+    struct store *to = NULL;
+    assert_int_equal(store_open(":memory:", &to, NULL), ERR_OK);
+    int64_t rows = 0;
+    struct errbuf err;
+    errbuf_init(&err);
+    if (store_copy(f.s, to, &rows, &err) != ERR_OK) {
+        fail_msg("copy: %s", err.msg);
+    }
+    assert_true(rows > DOCS);
+    int64_t wrong = -1;
+    assert_int_equal(store_query(to, "SELECT COUNT(*) FROM listings WHERE search_lengths = 7", NULL,
+                                 0, int_cb, &wrong, NULL, NULL),
+                     ERR_OK);
+    assert_int_equal(wrong, 0);
+    scores_check(to);
+    store_close(to);
+    catalogue_close(&f);
+}
+
+/* ---- private offers: seen by the provider and the named buyers only ---- */
+
+#define PRIVATE_DOCID (DOCS + 1)
+
+static void private_offer_add(struct store *s)
+{
+    struct store_entity e;
+    memset(&e, 0, sizeof(e));
+    snprintf(e.id, sizeof(e.id), "ent_buyer");
+    snprintf(e.kind, sizeof(e.kind), "buyer");
+    snprintf(e.status, sizeof(e.status), "verified");
+    snprintf(e.name, sizeof(e.name), "Buyer");
+    snprintf(e.country, sizeof(e.country), "CN");
+    assert_int_equal(store_entity_insert(s, &e, NULL), ERR_OK);
+    struct store_listing l;
+    memset(&l, 0, sizeof(l));
+    snprintf(l.id, sizeof(l.id), "lst_private");
+    snprintf(l.product_id, sizeof(l.product_id), "prd_search");
+    snprintf(l.revision_id, sizeof(l.revision_id), "rev_search");
+    snprintf(l.provider_id, sizeof(l.provider_id), "ent_search");
+    snprintf(l.status, sizeof(l.status), "active");
+    snprintf(l.board, sizeof(l.board), "main");
+    snprintf(l.title, sizeof(l.title), "企业用电画像 private");
+    snprintf(l.category, sizeof(l.category), "energy");
+    snprintf(l.kind, sizeof(l.kind), "dataset");
+    snprintf(l.classification, sizeof(l.classification), "corporate");
+    snprintf(l.currency, sizeof(l.currency), "CNY");
+    l.price_json = (char *)"{}";
+    l.terms_json = (char *)"{}";
+    l.delivery = 1;
+    l.private_offer = 1;
+    l.ref_low = -1;
+    l.ref_high = -1;
+    l.docid = PRIVATE_DOCID;
+    char buyers[1][ID_MAX] = {"ent_buyer"};
+    struct store_listing_doc doc = {l.title, "用电数据 common data secret"};
+    assert_int_equal(store_tx_begin(s, NULL), ERR_OK);
+    assert_int_equal(store_listing_insert(s, &l, buyers, 1, &doc, NULL), ERR_OK);
+    assert_int_equal(store_tx_commit(s, NULL), ERR_OK);
+}
+
+static void private_offers(int pg)
+{
+    struct fixture f;
+    if (!catalogue_open(&f, pg)) {
+        skip();
+    }
+    private_offer_add(f.s);
+    const struct {
+        const char *viewer; /* NULL: a supervisor, who sees all */
+        int sees;
+    } cases[] = {
+        {"", 0}, {"ent_other", 0}, {"ent_buyer", 1}, {"ent_search", 1}, {NULL, 1},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        /* "secret" is in the private offer only; "common" in every document. */
+        struct store_listing_query q = query_of("secret", 20, STORE_SEARCH_CANDIDATES_MAX);
+        q.viewer_id = cases[i].viewer;
+        q.viewer_sees_all = cases[i].viewer == NULL;
+        struct store_listing_results r;
+        search_ok(f.s, &q, &r);
+        assert_int_equal(r.total, cases[i].sees);
+        assert_int_equal(r.count, cases[i].sees);
+        if (cases[i].sees) {
+            assert_string_equal(r.items[0].id, "lst_private");
+        }
+        store_listing_results_release(&r);
+        q = query_of("common", STORE_PAGE_MAX, STORE_SEARCH_CANDIDATES_MAX);
+        q.viewer_id = cases[i].viewer;
+        q.viewer_sees_all = cases[i].viewer == NULL;
+        search_ok(f.s, &q, &r);
+        /* the active listings (all but the delisted one) and the offer to those who see it;
+         * energy: docids divisible by 3 (doc_category) */
+        assert_int_equal(r.total, DOCS - 1 + cases[i].sees);
+        assert_int_equal(facet_count(&r, STORE_FACET_CATEGORY, "energy"),
+                         DOCS / 3 - (DELISTED_DOCID % 3 == 0) + cases[i].sees);
+        store_listing_results_release(&r);
+    }
+    catalogue_close(&f);
+}
+
+static void test_search__private_offers(void **state)
+{
+    (void)state;
+    private_offers(0);
+}
+
+static void test_search__private_offers_pg(void **state)
+{
+    (void)state;
+    private_offers(1);
 }
 
 /* ---- bad input: an error naming the field, and no answer ---- */
@@ -584,6 +770,10 @@ int main(void)
         cmocka_unit_test(test_search__chinese),
         cmocka_unit_test(test_search__chinese_pg),
         cmocka_unit_test(test_search__sqlite_scores_are_bm25),
+        cmocka_unit_test(test_search__sqlite_document_lengths),
+        cmocka_unit_test(test_search__sqlite_copy_counts_lengths_again),
+        cmocka_unit_test(test_search__private_offers),
+        cmocka_unit_test(test_search__private_offers_pg),
         cmocka_unit_test(test_search__bad_input),
         cmocka_unit_test(test_search__bad_input_pg),
     };
