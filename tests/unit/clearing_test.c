@@ -99,29 +99,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static int64_t event_count(struct store *s)
-{
-    int64_t n = -1;
-    assert_int_equal(store_event_count(s, &n, NULL), ERR_OK);
-    return n;
-}
-
 /* A digest of every ledger table, the ledger clock and the event count. */
-static enum err digest_cb(void *ctx, const struct store_value *c, size_t n, struct errbuf *err)
-{
-    (void)err;
-    crypto_generichash_state *st = ctx;
-    for (size_t i = 0; i < n; i++) {
-        char v[32];
-        int len = snprintf(v, sizeof(v), "|%d:%" PRId64 ":", (int)c[i].type, c[i].i);
-        crypto_generichash_update(st, (const unsigned char *)v, (size_t)len);
-        if (c[i].type == STORE_TEXT) {
-            crypto_generichash_update(st, (const unsigned char *)c[i].s, c[i].len);
-        }
-    }
-    return ERR_OK;
-}
-
 static void digest(struct store *s, char out[65])
 {
     static const char *const sql[] = {
@@ -136,7 +114,8 @@ static void digest(struct store *s, char out[65])
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, 32);
     for (size_t i = 0; i < ARRAY_LEN(sql); i++) {
-        assert_int_equal(store_query(s, sql[i], NULL, 0, digest_cb, &st, NULL, NULL), ERR_OK);
+        assert_int_equal(store_query(s, sql[i], NULL, 0, market_digest_cb, &st, NULL, NULL),
+                         ERR_OK);
     }
     unsigned char h[32];
     crypto_generichash_final(&st, h, sizeof(h));
@@ -507,7 +486,7 @@ static void test_clearing__split_property(void **state)
 static void test_clearing__deposit_withdraw(void **state)
 {
     struct fixture *f = *state;
-    int64_t ev = event_count(f->c.store);
+    int64_t ev = market_event_count(f->c.store);
     struct store_ledger_transfer t = deposit(f, f->buyer, "CNY", 100000, "dep-1");
     assert_true(id_valid(t.id, "trf"));
     assert_string_equal(t.kind, "transfer");
@@ -517,7 +496,7 @@ static void test_clearing__deposit_withdraw(void **state)
     assert_int_equal(t.seq, ev * CLEARING_BATCH_MAX);
     assert_int_equal(t.credit_posted_after, 100000);
     assert_int_equal(t.debit_posted_after, -100000);
-    assert_int_equal(event_count(f->c.store), ev + 1);
+    assert_int_equal(market_event_count(f->c.store), ev + 1);
     assert_int_equal(posted(f, f->buyer, CLEARING_ACCOUNT_AVAILABLE, "CNY"), 100000);
     assert_int_equal(posted(f, CLEARING_EXCHANGE, CLEARING_ACCOUNT_CASH, "CNY"), -100000);
     /* The event records the transfer and the two accounts it opened. */
@@ -701,7 +680,7 @@ static void test_clearing__refusals_change_nothing(void **state)
 static void test_clearing__idempotency(void **state)
 {
     struct fixture *f = *state;
-    int64_t ev = event_count(f->c.store);
+    int64_t ev = market_event_count(f->c.store);
     struct store_ledger_transfer a = deposit(f, f->buyer, "CNY", 700, "bank-2026-0001");
     struct clearing_movement m = {f->buyer, "CNY", 700, "BANK-REF-1", "bank-2026-0001"};
     struct store_ledger_transfer b;
@@ -710,7 +689,7 @@ static void test_clearing__idempotency(void **state)
     assert_true(replayed);
     assert_string_equal(a.id, b.id);
     assert_int_equal(a.seq, b.seq);
-    assert_int_equal(event_count(f->c.store), ev + 1);
+    assert_int_equal(market_event_count(f->c.store), ev + 1);
     assert_int_equal(posted(f, f->buyer, CLEARING_ACCOUNT_AVAILABLE, "CNY"), 700);
     /* Same key, other content: conflict, nothing changed. */
     char before[65], after[65];
@@ -783,11 +762,11 @@ static void test_clearing__escrow_settlement(void **state)
     struct clearing_settlement s;
     struct errbuf err;
     errbuf_init(&err);
-    int64_t ev = event_count(f->c.store);
+    int64_t ev = market_event_count(f->c.store);
     if (clearing_post(&f->c, &f->sys, &r, &s, &err) != ERR_OK) {
         fail_msg("post: %s", err.msg);
     }
-    assert_int_equal(event_count(f->c.store), ev + 1);
+    assert_int_equal(market_event_count(f->c.store), ev + 1);
     assert_false(s.replayed);
     /* post, fee, broker, pool, other, provider */
     assert_int_equal(s.count, 6);
@@ -824,7 +803,7 @@ static void test_clearing__escrow_settlement(void **state)
         assert_string_equal(again.transfers[i].id, s.transfers[i].id);
     }
     assert_int_equal(again.split.provider, s.split.provider);
-    assert_int_equal(event_count(f->c.store), ev + 1);
+    assert_int_equal(market_event_count(f->c.store), ev + 1);
     r.idempotency_key = "ctr-1-post-again";
     errbuf_init(&err);
     assert_int_equal(clearing_post(&f->c, &f->sys, &r, &s, &err), ERR_BAD_STATE);
@@ -882,10 +861,10 @@ static void test_clearing__void_and_timeout(void **state)
     errbuf_init(&err);
     assert_int_equal(clearing_post(&f->c, &f->sys, &r, &s, &err), ERR_BAD_STATE);
     assert_non_null(strstr(err.msg, "expired"));
-    int64_t ev = event_count(f->c.store);
+    int64_t ev = market_event_count(f->c.store);
     assert_int_equal(clearing_sweep(&f->c, CLEARING_BATCH_MAX, &n, NULL), ERR_OK);
     assert_int_equal(n, 1);
-    assert_int_equal(event_count(f->c.store), ev + 1);
+    assert_int_equal(market_event_count(f->c.store), ev + 1);
     assert_int_equal(held(f, f->buyer, "EUR"), 1500);
     struct store_ledger_transfer got;
     assert_int_equal(clearing_transfer_get(&f->c, &f->sys, b.id, &got, NULL), ERR_OK);
@@ -947,9 +926,9 @@ static void test_clearing__linked_batch(void **state)
     digest(f->c.store, after);
     assert_string_equal(before, after);
     in[2].amount = 1010;
-    int64_t ev = event_count(f->c.store);
+    int64_t ev = market_event_count(f->c.store);
     assert_int_equal(clearing_transfer_batch(&f->c, &f->sys, in, 3, out, &replayed, NULL), ERR_OK);
-    assert_int_equal(event_count(f->c.store), ev + 1);
+    assert_int_equal(market_event_count(f->c.store), ev + 1);
     assert_int_equal(out[1].seq, out[0].seq + 1);
     assert_int_equal(out[2].log_index, ev);
     assert_int_equal(posted(f, f->buyer, CLEARING_ACCOUNT_AVAILABLE, "CNY"), 0);
@@ -1523,7 +1502,7 @@ static void alloc_loop(struct fixture *f, const char *name, mutation_fn *fn, int
     for (long n = 1; n < 2000; n++) {
         char before[65], after[65];
         digest(f->c.store, before);
-        int64_t ev = event_count(f->c.store);
+        int64_t ev = market_event_count(f->c.store);
         mem_fail_after(n);
         enum err rc = fn(f, (int)n);
         mem_fail_after(0);
@@ -1531,7 +1510,7 @@ static void alloc_loop(struct fixture *f, const char *name, mutation_fn *fn, int
             if (expect_ok && rc != ERR_OK) {
                 fail_msg("%s: ended with %s after %ld allocations", name, err_name(rc), n);
             }
-            assert_int_equal(event_count(f->c.store), ev + (rc == ERR_OK));
+            assert_int_equal(market_event_count(f->c.store), ev + (rc == ERR_OK));
             check_ok(f->c.store);
             return;
         }
@@ -1973,9 +1952,9 @@ static void sim_compare(struct sim *s)
                      s->model[i].pending);
         }
     }
-    if (event_count(s->f->c.store) != s->events) {
+    if (market_event_count(s->f->c.store) != s->events) {
         fail_msg("seed %" PRIu64 " step %d: %" PRId64 " events, expected %" PRId64, test_seed,
-                 s->step, event_count(s->f->c.store), s->events);
+                 s->step, market_event_count(s->f->c.store), s->events);
     }
 }
 
@@ -1992,7 +1971,7 @@ static void simulate(struct fixture *f, uint64_t seed, int steps)
     s->schedules[0] = schedule(f, "sim-pct", "percentage", "CNY", 250, 10, 5000, 0, NULL);
     s->schedules[1] = schedule(f, "sim-any", "percentage", NULL, 100, 0, 0, 0, NULL);
     s->schedules[2] = schedule(f, "sim-fixed", "fixed", "JPY", 0, 0, 0, 300, NULL);
-    s->events = event_count(f->c.store);
+    s->events = market_event_count(f->c.store);
     /* Every account the simulation can touch enters the model now, from the store. */
     for (size_t k = 0; k < 3; k++) {
         const char *cur = sim_currencies[k];

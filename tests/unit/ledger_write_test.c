@@ -561,28 +561,6 @@ static void traffic(struct ledger *l, int batches)
     }
 }
 
-static int64_t events(struct store *s)
-{
-    int64_t n = -1;
-    assert_int_equal(store_event_count(s, &n, NULL), ERR_OK);
-    return n;
-}
-
-static enum err digest_cb(void *ctx, const struct store_value *c, size_t n, struct errbuf *err)
-{
-    (void)err;
-    crypto_generichash_state *st = ctx;
-    for (size_t i = 0; i < n; i++) {
-        char v[32];
-        int len = snprintf(v, sizeof(v), "|%d:%" PRId64 ":", (int)c[i].type, c[i].i);
-        crypto_generichash_update(st, (const unsigned char *)v, (size_t)len);
-        if (c[i].type == STORE_TEXT) {
-            crypto_generichash_update(st, (const unsigned char *)c[i].s, c[i].len);
-        }
-    }
-    return ERR_OK;
-}
-
 /* A digest of every ledger row (columns named, so that a rebuilt table compares equal) and of
  * the events. */
 static void digest(struct store *s, char out[65])
@@ -603,7 +581,8 @@ static void digest(struct store *s, char out[65])
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, 32);
     for (size_t i = 0; i < ARRAY_LEN(sql); i++) {
-        assert_int_equal(store_query(s, sql[i], NULL, 0, digest_cb, &st, NULL, NULL), ERR_OK);
+        assert_int_equal(store_query(s, sql[i], NULL, 0, market_digest_cb, &st, NULL, NULL),
+                         ERR_OK);
     }
     unsigned char h[32];
     crypto_generichash_final(&st, h, sizeof(h));
@@ -829,13 +808,13 @@ static void deferred_insert_fails(struct ledger *l)
     struct store_ledger_transfer first = deposit(l, l->ent[0], 5000); /* prepares everything */
     struct store_ledger_transfer planted = first;
     snprintf(planted.id, sizeof(planted.id), "trf_plantedplantedplant");
-    planted.seq = events(s) * CLEARING_BATCH_MAX;
+    planted.seq = market_event_count(s) * CLEARING_BATCH_MAX;
     assert_int_equal(store_tx_begin(s, NULL), ERR_OK);
     assert_int_equal(store_ledger_transfers_insert(s, &planted, 1, NULL), ERR_OK);
     assert_int_equal(store_tx_commit(s, NULL), ERR_OK);
     char before[65], after[65];
     digest(s, before);
-    int64_t ev = events(s);
+    int64_t ev = market_event_count(s);
 
     struct clearing_movement m = {l->ent[1], "CNY", 700, "bank", NULL};
     struct store_ledger_transfer t;
@@ -846,7 +825,7 @@ static void deferred_insert_fails(struct ledger *l)
            "idempotency_key");
     digest(s, after);
     assert_string_equal(before, after);
-    assert_int_equal(events(s), ev);
+    assert_int_equal(market_event_count(s), ev);
     assert_int_equal(store_tx_depth(s), 0);
 
     /* Without the planted row the same deposit goes through, and the ledger checks. */

@@ -22,6 +22,8 @@
 #ifndef BOURSE_TEST_MARKET_H
 #define BOURSE_TEST_MARKET_H
 
+#include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -75,6 +77,34 @@ static inline enum err market_sign_cb(void *ctx, const unsigned char *msg, size_
 {
     (void)err;
     crypto_sign_detached(sig, NULL, msg, len, ctx);
+    return ERR_OK;
+}
+
+/* ---- what "nothing changed" compares ---- */
+
+/* The events in the store's log. */
+static inline int64_t market_event_count(struct store *s)
+{
+    int64_t n = -1;
+    assert_int_equal(store_event_count(s, &n, NULL), ERR_OK);
+    return n;
+}
+
+/* A store_query row callback folding every column (type, integer, text) into the BLAKE2b
+ * state ctx: a digest of a table's rows before and after compares them all. */
+static inline enum err market_digest_cb(void *ctx, const struct store_value *c, size_t n,
+                                        struct errbuf *err)
+{
+    (void)err;
+    crypto_generichash_state *st = ctx;
+    for (size_t i = 0; i < n; i++) {
+        char v[32];
+        int len = snprintf(v, sizeof(v), "|%d:%" PRId64 ":", (int)c[i].type, c[i].i);
+        crypto_generichash_update(st, (const unsigned char *)v, (size_t)len);
+        if (c[i].type == STORE_TEXT) {
+            crypto_generichash_update(st, (const unsigned char *)c[i].s, c[i].len);
+        }
+    }
     return ERR_OK;
 }
 

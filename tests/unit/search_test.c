@@ -15,14 +15,13 @@
 #include "store/store.h"
 #include "store/store_int.h"
 
-#include "test_support.h"
+#include "market.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#define URL_MAX 1024
 #define DOCS 40           /* docids 1..DOCS */
 #define DELISTED_DOCID 39 /* the one delisted listing */
 #define LONG_DOCID 7      /* a body of 200 words: a two-byte length */
@@ -33,8 +32,8 @@ static const char *const kinds[] = {"dataset", "api"};
 
 struct fixture {
     const char *admin; /* BOURSE_TEST_PG_URL on PostgreSQL, else NULL */
-    char db[64];
-    char url[URL_MAX];
+    char db[MARKET_PG_DB_MAX];
+    char url[MARKET_URL_MAX];
     struct store *s;
 };
 
@@ -147,37 +146,6 @@ static void catalogue_make(struct store *s)
 
 /* ---- the backends ---- */
 
-static enum err pg_admin(const char *admin, const char *sql)
-{
-    void *db = NULL;
-    struct errbuf err;
-    errbuf_init(&err);
-    enum err rc = store_postgres_ops.open(admin, &db, &err);
-    if (rc == ERR_OK) {
-        rc = store_postgres_ops.exec(db, sql, &err);
-    }
-    store_postgres_ops.close(db);
-    if (rc != ERR_OK) {
-        fprintf(stderr, "# admin: %s\n", err.msg);
-    }
-    return rc;
-}
-
-/* The admin URL with its database replaced by db (the query string kept). */
-static void url_for(const char *admin, const char *db, char *out, size_t cap)
-{
-    const char *host = strstr(admin, "://");
-    host = host != NULL ? host + 3 : admin;
-    const char *query = strchr(host, '?');
-    if (query == NULL) {
-        query = host + strlen(host);
-    }
-    const char *path = memchr(host, '/', (size_t)(query - host));
-    size_t prefix = (size_t)((path != NULL ? path : query) - admin);
-    int n = snprintf(out, cap, "%.*s/%s%s", (int)prefix, admin, db, query);
-    assert_true(n > 0 && (size_t)n < cap);
-}
-
 /* pg 0: SQLite in memory; pg 1: a new PostgreSQL database, or 0 (skip) without a cluster. */
 static int catalogue_open(struct fixture *f, int pg)
 {
@@ -187,16 +155,12 @@ static int catalogue_open(struct fixture *f, int pg)
         catalogue_make(f->s);
         return 1;
     }
-    f->admin = getenv("BOURSE_TEST_PG_URL");
-    if (f->admin == NULL || f->admin[0] == '\0') {
+    f->admin = market_pg_admin_url();
+    if (f->admin == NULL) {
         return 0;
     }
-    static unsigned serial;
-    snprintf(f->db, sizeof(f->db), "t_search_%ld_%u", (long)getpid(), serial++);
-    url_for(f->admin, f->db, f->url, sizeof(f->url));
-    char sql[128];
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->db);
-    assert_int_equal(pg_admin(f->admin, sql), ERR_OK);
+    assert_int_equal(market_pg_db_create(f->admin, "search", f->db, f->url, sizeof(f->url)),
+                     ERR_OK);
     assert_int_equal(store_open(f->url, &f->s, NULL), ERR_OK);
     catalogue_make(f->s);
     return 1;
@@ -206,9 +170,7 @@ static void catalogue_close(struct fixture *f)
 {
     store_close(f->s);
     if (f->admin != NULL) {
-        char sql[128];
-        snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->db);
-        assert_int_equal(pg_admin(f->admin, sql), ERR_OK);
+        assert_int_equal(market_pg_db_drop(f->admin, f->db), ERR_OK);
     }
 }
 
