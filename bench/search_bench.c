@@ -9,13 +9,15 @@
  * could hope to reach. Queries cover selective and very common terms, Chinese of one, two and
  * four characters, and English. Prints p50 and p99 of each (wall time, and the p99 of the
  * thread's CPU time, which other jobs on the machine do not inflate) and the ratio of the
- * wall-time p99s.
+ * wall-time p99s. The bare query runs min(ROUNDS, 100) rounds: it takes 0.1-0.4 s each.
  *
  *   search_bench DIR|postgres://URL [LISTINGS] [ROUNDS]
  *
  * Env: SEARCH_BENCH_QUERIES="data,企业数据" runs only the queries whose q is listed (for
  * profiling one path: perf record --call-graph dwarf build/bench/search_bench ...);
  * SEARCH_BENCH_BARE=0 skips the bare query (minutes for the common terms).
+ * SEARCH_BENCH_SLOW_MS=N prints each round of ours slower than N ms to stderr (when, wall, CPU,
+ * page faults).
  *
  * With a PostgreSQL URL the catalogue is built in (and reused from) that database, and the
  * bare query is the hand-written pg_trgm one (see bare_make).
@@ -32,10 +34,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define PAGE 20
 #define BATCH 5000
+/* Rounds of the bare query at most (each ranks every match). */
+#define BARE_ROUNDS 100
 
 static const char *const zh[] = {
     "企业", "用电", "画像", "停车", "泊位", "专利", "征信", "语音", "人脸", "比对", "信贷", "风险",
@@ -238,6 +243,14 @@ static int64_t cpu_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Page faults of this thread so far (minor and major). */
+static long faults(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_THREAD, &u);
+    return u.ru_minflt + u.ru_majflt;
+}
+
 static int compare_ns(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -366,6 +379,8 @@ static int query_chosen(const char *list, const char *q)
 static void run(struct core *c, int pg, const struct query *qu, size_t rounds, int with_bare,
                 int64_t *ns, int64_t *cpu)
 {
+    const char *slow_env = getenv("SEARCH_BENCH_SLOW_MS");
+    long slow_ms = slow_env != NULL ? strtol(slow_env, NULL, 10) : 0;
     struct core_principal anonymous;
     memset(&anonymous, 0, sizeof(anonymous));
     struct core_listing_search s = {.q = qu->q, .price_min = -1, .price_max = -1, .limit = PAGE};
@@ -383,9 +398,12 @@ static void run(struct core *c, int pg, const struct query *qu, size_t rounds, i
                       count_cb, &all, NULL, &err);
     struct timing ours, bare = {0, 0}, ours_cpu;
     for (int pass = 0; pass < (with_bare ? 2 : 1); pass++) {
-        for (size_t i = 0; i < rounds + 3; i++) {
+        /* The bare query ranks every match (0.1-0.4 s each): at most BARE_ROUNDS of it. */
+        size_t n = pass == 0 || rounds < BARE_ROUNDS ? rounds : BARE_ROUNDS;
+        for (size_t i = 0; i < n + 3; i++) {
             int64_t t0 = clock_monotonic_ns();
             int64_t c0 = cpu_ns();
+            long f0 = slow_ms > 0 ? faults() : 0;
             enum err rc;
             if (pass == 0) {
                 rc = core_listing_search(c, &anonymous, &s, &r, &err);
@@ -403,13 +421,20 @@ static void run(struct core *c, int pg, const struct query *qu, size_t rounds, i
             if (i >= 3) { /* three warm-up rounds */
                 ns[i - 3] = clock_monotonic_ns() - t0;
                 cpu[i - 3] = cpu_ns() - c0;
+                if (slow_ms > 0 && pass == 0 && ns[i - 3] > slow_ms * 1000000) {
+                    fprintf(
+                        stderr,
+                        "slow round %zu of %s at %.3f s: %.2f ms, cpu %.2f ms, %ld page faults\n",
+                        i - 3, qu->q, (double)t0 / 1e9, (double)ns[i - 3] / 1e6,
+                        (double)cpu[i - 3] / 1e6, faults() - f0);
+                }
             }
         }
         if (pass == 0) {
             ours = percentiles(ns, rounds);
             ours_cpu = percentiles(cpu, rounds);
         } else {
-            bare = percentiles(ns, rounds);
+            bare = percentiles(ns, n);
         }
     }
     double ratio = bare.p99_ns > 0 ? (double)ours.p99_ns / (double)bare.p99_ns : 0;
