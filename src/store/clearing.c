@@ -17,6 +17,9 @@
  *               not a hashable join clause: the planner can only probe the primary key once
  *               per row (a nested loop), where with `a.id = v.id` it chose to hash and scan
  *               the whole table (~1 ms per 2,000 accounts, every call).
+ * SQLite also keeps the accounts it read or wrote in a cache (store__account_cache, below):
+ * the process holds the database exclusively, so only its own writes change a row, and every
+ * rollback and every store_exec empties the cache, so it never holds what was undone.
  * The arrays are text-format array literals built by pg_array_*: every element quoted, with
  * backslash before '"' and '\\'; integers printed by us. NUL cannot occur (the backend refuses
  * it in any text parameter).
@@ -110,6 +113,58 @@ static void bind_ids(struct store_value p[STORE_LEDGER_IDS_MAX], const char *con
 static int remote(const struct store *s)
 {
     return strcmp(store_backend_name(s), "postgres") == 0;
+}
+
+/* ---- SQLite's account cache ---- */
+
+/* Direct-mapped: an id has one slot; a newer account in it evicts the older. */
+#define ACCOUNT_CACHE_SLOTS 16384
+
+struct account_slot {
+    uint64_t gen; /* valid when s->accounts_gen + 1 */
+    struct store_ledger_account a;
+};
+
+struct store__account_cache {
+    struct account_slot slot[ACCOUNT_CACHE_SLOTS];
+};
+
+void store__account_cache_free(struct store *s)
+{
+    mem_free(s->accounts);
+    s->accounts = NULL;
+}
+
+static struct account_slot *cache_slot(struct store *s, const char *id)
+{
+    if (s->accounts == NULL) {
+        s->accounts = mem_calloc(1, sizeof(*s->accounts));
+        if (s->accounts == NULL) {
+            return NULL; /* no cache: every read goes to the table */
+        }
+    }
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (const char *p = id; *p != '\0'; p++) {
+        h = (h ^ (unsigned char)*p) * 1099511628211u;
+    }
+    return &s->accounts->slot[(h ^ (h >> 32)) & (ACCOUNT_CACHE_SLOTS - 1)];
+}
+
+/* The cached row of id, or NULL. */
+static const struct store_ledger_account *cache_get(struct store *s, const char *id)
+{
+    struct account_slot *c = s->accounts == NULL ? NULL : cache_slot(s, id);
+    return c != NULL && c->gen == s->accounts_gen + 1 && strcmp(c->a.id, id) == 0 ? &c->a : NULL;
+}
+
+/* Remembers a row as it is now in the table (read or written in this generation). */
+static void cache_put(struct store *s, const struct store_ledger_account *a)
+{
+    struct account_slot *c = cache_slot(s, a->id);
+    if (c != NULL) {
+        c->a = *a;
+        c->gen = s->accounts_gen + 1;
+    }
 }
 
 /* ---- PostgreSQL array parameters ---- */
@@ -239,10 +294,14 @@ enum err store_ledger_account_insert(struct store *s, const struct store_ledger_
         store_int(a->log_index),
     };
     _Static_assert(ARRAY_LEN(p) == ACCOUNT_NCOLS, "one parameter per column");
-    return store_query(s,
-                       "INSERT INTO ledger_accounts (" ACCOUNT_COLS
-                       ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                       p, ARRAY_LEN(p), NULL, NULL, NULL, err);
+    enum err rc = store_query(s,
+                              "INSERT INTO ledger_accounts (" ACCOUNT_COLS
+                              ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                              p, ARRAY_LEN(p), NULL, NULL, NULL, err);
+    if (rc == ERR_OK && !remote(s)) {
+        cache_put(s, a);
+    }
+    return rc;
 }
 
 /* SQLite: one prepared UPDATE by primary key per account (see the file comment). */
@@ -264,6 +323,20 @@ static enum err account_update_one(struct store *s, const struct store_ledger_ac
                               p, ARRAY_LEN(p), NULL, NULL, &changes, err);
     if (rc == ERR_OK && changes != 1) {
         return err_set(err, ERR_NOT_FOUND, "account", "ledger account '%s' is missing", x->id);
+    }
+    if (rc == ERR_OK) {
+        /* The cached row takes the columns written, nothing else (as the table did). */
+        const struct store_ledger_account *cached = cache_get(s, x->id);
+        if (cached != NULL) {
+            struct store_ledger_account a = *cached;
+            a.debits_posted = x->debits_posted;
+            a.credits_posted = x->credits_posted;
+            a.debits_pending = x->debits_pending;
+            a.credits_pending = x->credits_pending;
+            a.last_seq = x->last_seq;
+            a.entries = x->entries;
+            cache_put(s, &a);
+        }
     }
     return rc;
 }
@@ -416,10 +489,19 @@ enum err store_ledger_accounts_get(struct store *s, const char *const *ids, size
      * SQLite first builds a temporary b-tree of the list. */
     enum err rc = ERR_OK;
     for (size_t i = 0; i < count && rc == ERR_OK; i++) {
+        const struct store_ledger_account *cached = cache_get(s, ids[i]);
+        if (cached != NULL) {
+            out[i] = *cached;
+            found[i] = 1;
+            continue;
+        }
         struct store_value p[] = {store_text(ids[i])};
         struct multi_ctx m = {ids + i, 1, out + i, sizeof(*out), found + i, account_from_row, 0};
         rc = store_query(s, "SELECT " ACCOUNT_COLS " FROM ledger_accounts WHERE id = $1", p, 1,
                          multi_cb, &m, NULL, err);
+        if (rc == ERR_OK && found[i]) {
+            cache_put(s, &out[i]);
+        }
     }
     return rc;
 }

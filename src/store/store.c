@@ -73,6 +73,7 @@ void store_close(struct store *s)
     }
     ASSERT(s->depth == 0);
     s->ops->close(s->db);
+    store__account_cache_free(s);
     mem_free(s);
 }
 
@@ -137,6 +138,7 @@ enum err store_tx_commit(struct store *s, struct errbuf *err)
         if (rc != ERR_OK) {
             /* A failed COMMIT leaves nothing applied; close the transaction for good. */
             s->ops->exec(s->db, "ROLLBACK", NULL);
+            s->accounts_gen++;
         }
         s->depth = 0;
         return rc;
@@ -156,6 +158,7 @@ void store_tx_rollback(struct store *s)
 {
     ASSERT(s != NULL);
     ASSERT(s->depth > 0);
+    s->accounts_gen++; /* what the cache learnt in the rolled-back part is void */
     if (s->depth == 1) {
         s->ops->exec(s->db, "ROLLBACK", NULL);
     } else {
@@ -194,6 +197,7 @@ enum err store_query(struct store *s, const char *sql, const struct store_value 
 enum err store_exec(struct store *s, const char *sql, struct errbuf *err)
 {
     ASSERT(s != NULL);
+    s->accounts_gen++; /* any SQL may write ledger accounts (a migration, a copy, a repair) */
     return s->ops->exec(s->db, sql, err);
 }
 

@@ -11,7 +11,14 @@ struct store {
     void *db;
     int depth;     /* transaction nesting: 0 = none, 1 = real transaction, >1 = savepoints */
     int read_only; /* STORE_OPEN_READ_ONLY */
+    /* SQLite's ledger account cache (clearing.c): entries of an older generation are empty.
+     * Every rollback and every store_exec starts a new generation. */
+    struct store__account_cache *accounts;
+    uint64_t accounts_gen;
 };
+
+/* Frees s->accounts (store_close). */
+void store__account_cache_free(struct store *s);
 
 struct store_migration {
     int version;

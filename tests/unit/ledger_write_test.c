@@ -961,6 +961,109 @@ static void test_ledger_write__batch_reads_and_writes(void **state)
     on_both(batch_rows, "ledger_batch_rows");
 }
 
+/* ---- SQLite's account cache (store/clearing.c) ---- */
+
+/* One column of an account as the table holds it, read past any cache. */
+static int64_t table_column(struct store *s, const char *id, const char *column)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT %s FROM ledger_accounts WHERE id = '%s'", column, id);
+    return count_of(s, sql);
+}
+
+/* Every entity's account as read through the store equals the table's row. */
+static void reads_match_table(struct ledger *l)
+{
+    struct store *s = l->c.store;
+    for (size_t i = 0; i < ARRAY_LEN(l->ent); i++) {
+        char id[ID_MAX];
+        account_of(l->ent[i], id);
+        const char *want[] = {id};
+        struct store_ledger_account a;
+        int found = 0;
+        assert_int_equal(store_ledger_accounts_get(s, want, 1, &a, &found, NULL), ERR_OK);
+        assert_true(found);
+        assert_int_equal(a.debits_posted, table_column(s, id, "debits_posted"));
+        assert_int_equal(a.credits_posted, table_column(s, id, "credits_posted"));
+        assert_int_equal(a.debits_pending, table_column(s, id, "debits_pending"));
+        assert_int_equal(a.credits_pending, table_column(s, id, "credits_pending"));
+        assert_int_equal(a.last_seq, table_column(s, id, "last_seq"));
+        assert_int_equal(a.entries, table_column(s, id, "entries"));
+        assert_int_equal(a.flags, table_column(s, id, "flags"));
+    }
+}
+
+static int64_t read_entries(struct store *s, const char *id)
+{
+    const char *want[] = {id};
+    struct store_ledger_account a;
+    int found = 0;
+    assert_int_equal(store_ledger_accounts_get(s, want, 1, &a, &found, NULL), ERR_OK);
+    assert_true(found);
+    return a.entries;
+}
+
+static void cached_accounts(struct ledger *l)
+{
+    struct store *s = l->c.store;
+    for (size_t i = 0; i < ARRAY_LEN(l->ent); i++) {
+        deposit(l, l->ent[i], 100000);
+    }
+    traffic(l, 4);
+    reads_match_table(l);
+    char id[ID_MAX];
+    account_of(l->ent[0], id);
+    int64_t entries = read_entries(s, id);
+
+    /* A write in a savepoint is read back; the outer rollback undoes it for reads too. */
+    const char *want[] = {id};
+    struct store_ledger_account a;
+    int found = 0;
+    assert_int_equal(store_ledger_accounts_get(s, want, 1, &a, &found, NULL), ERR_OK);
+    assert_int_equal(store_tx_begin(s, NULL), ERR_OK);
+    assert_int_equal(store_tx_begin(s, NULL), ERR_OK);
+    a.entries = entries + 777;
+    const struct store_ledger_account *one[] = {&a};
+    assert_int_equal(store_ledger_accounts_update(s, one, 1, NULL), ERR_OK);
+    assert_int_equal(read_entries(s, id), entries + 777);
+    assert_int_equal(store_tx_commit(s, NULL), ERR_OK);
+    assert_int_equal(read_entries(s, id), entries + 777);
+    store_tx_rollback(s);
+    assert_int_equal(read_entries(s, id), entries);
+    reads_match_table(l);
+
+    /* A refused transfer (more than the account holds) leaves every read as the table. */
+    char to[ID_MAX];
+    account_of(l->ent[1], to);
+    struct clearing_transfer_in big = {id, to, (int64_t)1 << 50, "CNY", "test.trade", NULL, NULL};
+    struct errbuf err;
+    errbuf_init(&err);
+    expect(batch(l, &big, 1, &err), ERR_BAD_STATE, &err, "transfers[0]");
+    reads_match_table(l);
+
+    /* SQL run on the store (a repair, a migration) is seen by the next read. */
+    char sql[256];
+    snprintf(sql, sizeof(sql), "UPDATE ledger_accounts SET entries = entries + 5 WHERE id = '%s'",
+             id);
+    assert_int_equal(store_exec(s, sql, NULL), ERR_OK);
+    assert_int_equal(read_entries(s, id), entries + 5);
+    snprintf(sql, sizeof(sql), "UPDATE ledger_accounts SET entries = entries - 5 WHERE id = '%s'",
+             id);
+    assert_int_equal(store_exec(s, sql, NULL), ERR_OK);
+    assert_int_equal(read_entries(s, id), entries);
+
+    /* More traffic after all that: the rows, the reads and the checks still agree. */
+    traffic(l, 4);
+    reads_match_table(l);
+    check_ok(s);
+}
+
+static void test_ledger_write__cached_accounts_follow_the_table(void **state)
+{
+    (void)state;
+    on_both(cached_accounts, "ledger_cached_accounts");
+}
+
 /* The whole write path on a ledger with marks, timeouts, posts and voids, checked after. */
 static void full_path(struct ledger *l)
 {
@@ -1006,6 +1109,7 @@ int main(void)
         cmocka_unit_test(test_ledger_write__failed_insert_changes_nothing),
         cmocka_unit_test(test_ledger_write__refusals_change_nothing),
         cmocka_unit_test(test_ledger_write__batch_reads_and_writes),
+        cmocka_unit_test(test_ledger_write__cached_accounts_follow_the_table),
         cmocka_unit_test(test_ledger_write__full_path_checks),
     };
     return cmocka_run_group_tests_name("ledger_write", tests, NULL, NULL);
